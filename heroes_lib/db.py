@@ -1,0 +1,172 @@
+"""The async engine, the session factory and the schema, with the defaults a learner would get wrong.
+
+- SQLite (aiosqlite): foreign keys switched on (SQLite ignores them otherwise), WAL and a busy timeout for
+  file databases so readers and a writer can work at once, and transactions that really begin at
+  ``BEGIN`` so that savepoints and rollbacks behave as on the servers.
+- MySQL/MariaDB: a failed CHECK constraint raises ``IntegrityError``, as on the other backends.
+- PostgreSQL and MySQL/MariaDB: a pool large enough for concurrent requests, ``pool_pre_ping`` so a
+  connection the server dropped is replaced instead of failing the next request, and a connect timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from heroes_lib.settings import database_url, display_url, mask_password, parse_database_url
+
+#: Connections kept open per engine on a database server, and how many more may open under load.
+SERVER_POOL_SIZE = 32
+SERVER_MAX_OVERFLOW = 32
+#: Seconds a request waits for a free pooled connection before ``TimeoutError``.
+POOL_TIMEOUT = 30
+#: Seconds to wait for a new connection to a server, and for a SQLite lock.
+CONNECT_TIMEOUT = 5
+SQLITE_BUSY_TIMEOUT = 30
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database could not be reached (the message shows the URL with its password masked)."""
+
+
+def _is_file_database(url: URL) -> bool:
+    return url.database not in (None, "", ":memory:") and not (url.database or "").startswith("file::memory:")
+
+
+def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
+    file_database = _is_file_database(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if file_database:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # sqlite3 otherwise starts transactions late (at the first INSERT), which breaks SAVEPOINT
+        # and lets a SELECT run outside the transaction that follows it.
+        # Sent on the DBAPI cursor, not through SQLAlchemy, so statement counts match the servers'.
+        connection.connection.cursor().execute("BEGIN")
+
+
+#: MariaDB (4025) and MySQL (3819) report a failed CHECK constraint as OperationalError, not IntegrityError.
+_MYSQL_CHECK_VIOLATIONS = frozenset({3819, 4025})
+
+
+def _configure_mysql(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _check_violation_is_integrity_error(context: Any) -> None:
+        original = context.original_exception
+        code = original.args[0] if getattr(original, "args", None) else None
+        if code in _MYSQL_CHECK_VIOLATIONS:
+            # The same exception class as SQLite and PostgreSQL raise, so callers need one except clause.
+            raise IntegrityError(context.statement, context.parameters, original) from original
+
+
+def engine_options(url: URL) -> dict[str, Any]:
+    """The keyword arguments ``make_engine`` passes to ``create_async_engine`` for this URL's backend."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not _is_file_database(url):
+            return {}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+    connect_args: dict[str, Any] = (
+        {"timeout": CONNECT_TIMEOUT}
+        if backend == "postgresql"
+        else {"connect_timeout": CONNECT_TIMEOUT, "charset": "utf8mb4"}
+    )
+    return {
+        "pool_size": SERVER_POOL_SIZE,
+        "max_overflow": SERVER_MAX_OVERFLOW,
+        "pool_timeout": POOL_TIMEOUT,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,  # MySQL closes idle connections after wait_timeout; recycle well before
+        "connect_args": connect_args,
+    }
+
+
+def make_engine(url: str | URL | None = None, **overrides: Any) -> AsyncEngine:
+    """Create an async engine for ``url`` (default: ``HEROES_DATABASE_URL``, else the SQLite file).
+
+    Keyword arguments override the per-backend defaults of ``engine_options`` (for example ``echo=True``
+    or ``poolclass=NullPool``). Raises ``DatabaseURLError`` for an unsupported or malformed URL.
+    """
+    parsed = database_url() if url is None else parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite" and _is_file_database(parsed):
+        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+    options = engine_options(parsed)
+    poolclass = overrides.get("poolclass")
+    if poolclass is not None and not issubclass(poolclass, QueuePool):
+        # NullPool and StaticPool keep no queue: sizing options would be rejected.
+        for sizing in ("pool_size", "max_overflow", "pool_timeout"):
+            options.pop(sizing, None)
+    options.update(overrides)
+    engine = create_async_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine, parsed)
+    elif parsed.get_backend_name() == "mysql":
+        _configure_mysql(engine)
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """A session factory for ``engine`` whose objects stay readable after commit (``expire_on_commit=False``)."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create the tables that do not exist yet."""
+    import heroes_lib.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all)
+
+
+async def drop_schema(engine: AsyncEngine) -> None:
+    """Drop the course's tables (and their data), if they exist."""
+    import heroes_lib.models  # noqa: F401
+
+    async with engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.drop_all)
+
+
+async def reset_schema(engine: AsyncEngine) -> None:
+    """Drop and recreate the course's tables, leaving them empty (ids start again at 1)."""
+    await drop_schema(engine)
+    await create_schema(engine)
+
+
+async def table_names(engine: AsyncEngine) -> list[str]:
+    """The names of the tables in the database, sorted, read back through ``inspect``."""
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync_connection: inspect(sync_connection).get_table_names())
+    return sorted(names)
+
+
+async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
+    """Run ``SELECT 1`` within ``timeout`` seconds or raise ``DatabaseUnavailableError`` (password masked)."""
+    where = display_url(engine.url)
+    try:
+        async with asyncio.timeout(timeout), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        raise DatabaseUnavailableError(f"database {where} did not answer within {timeout:g} s") from None
+    except Exception as exc:  # driver errors differ per backend; the message says what happened
+        detail = mask_password(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
+        reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        raise DatabaseUnavailableError(f"cannot connect to database {where} ({reason})") from None

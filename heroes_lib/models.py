@@ -1,0 +1,113 @@
+"""Teams and heroes: the two tables, and the models the API reads and writes.
+
+Table models (``Team``, ``Hero``) map rows. The others are plain Pydantic models: ``*Create`` is what a
+client may send to create a row, ``*Update`` has every field optional for partial updates, and
+``*Public`` is what the API returns. The ``*With*`` models carry a relationship, which must be loaded
+eagerly before they are built (see lesson 04).
+"""
+
+# No "from __future__ import annotations": SQLModel reads relationship annotations at class creation.
+from typing import Any, ClassVar
+
+from pydantic import model_validator
+from sqlalchemy import CheckConstraint
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlmodel import Field, Relationship, SQLModel
+
+#: The longest name (team or hero) and secret name accepted; longer ones are rejected with 422.
+NAME_MAX_LENGTH = 100
+HEADQUARTERS_MAX_LENGTH = 200
+
+# MySQL/MariaDB: store any Unicode (emoji included) and compare names exactly, as SQLite and PostgreSQL do;
+# the server's default collation is case-insensitive, which would make "Foo" and "foo" the same team.
+_MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+class PartialUpdate(SQLModel):
+    """Base of the ``*Update`` models: every field may be left out, but a required column cannot be nulled."""
+
+    required_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _reject_null_for_required(self) -> Any:
+        nulled = sorted(name for name in self.required_fields & self.model_fields_set if getattr(self, name) is None)
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} may be left out but not set to null")
+        return self
+
+
+class TeamBase(SQLModel):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, unique=True, index=True)
+    headquarters: str = Field(max_length=HEADQUARTERS_MAX_LENGTH)
+
+
+class Team(AsyncAttrs, TeamBase, table=True):
+    """A team row. ``AsyncAttrs`` adds ``await team.awaitable_attrs.heroes`` for loading on demand."""
+
+    __table_args__ = (CheckConstraint("name <> ''", name="team_name_not_empty"), _MYSQL_TABLE_OPTIONS)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # passive_deletes: the database sets team_id to NULL (ON DELETE SET NULL) instead of the ORM
+    # loading every hero first.
+    heroes: list["Hero"] = Relationship(
+        back_populates="team", passive_deletes=True, sa_relationship_kwargs={"order_by": "Hero.id"}
+    )
+
+
+class TeamCreate(TeamBase):
+    pass
+
+
+class TeamPublic(TeamBase):
+    id: int
+
+
+class TeamUpdate(PartialUpdate):
+    required_fields = frozenset({"name", "headquarters"})
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    headquarters: str | None = Field(default=None, max_length=HEADQUARTERS_MAX_LENGTH)
+
+
+class HeroBase(SQLModel):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, index=True)
+    secret_name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    age: int | None = Field(default=None, ge=0, index=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL")
+
+
+class Hero(AsyncAttrs, HeroBase, table=True):
+    """A hero row; ``hero.team`` is its team (or ``None``)."""
+
+    __table_args__ = (
+        CheckConstraint("name <> ''", name="hero_name_not_empty"),
+        CheckConstraint("secret_name <> ''", name="hero_secret_name_not_empty"),
+        CheckConstraint("age >= 0", name="hero_age_not_negative"),
+        _MYSQL_TABLE_OPTIONS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team: Team | None = Relationship(back_populates="heroes")
+
+
+class HeroCreate(HeroBase):
+    pass
+
+
+class HeroPublic(HeroBase):
+    id: int
+
+
+class HeroUpdate(PartialUpdate):
+    required_fields = frozenset({"name", "secret_name"})
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    secret_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    age: int | None = Field(default=None, ge=0)
+    team_id: int | None = None
+
+
+class HeroPublicWithTeam(HeroPublic):
+    team: TeamPublic | None = None
+
+
+class TeamPublicWithHeroes(TeamPublic):
+    heroes: list[HeroPublic] = []
