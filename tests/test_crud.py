@@ -1,0 +1,180 @@
+"""heroes_lib.crud on the configured backend: every function, its ordering, its errors and its statement counts."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from heroes_lib import crud
+from heroes_lib.counter import count_statements
+from heroes_lib.crud import ConflictError
+from heroes_lib.models import Hero, HeroCreate, HeroUpdate, Team, TeamCreate, TeamUpdate
+from heroes_lib.sample_data import add_sample_data, generate_heroes
+
+
+async def count_rows(session: AsyncSession, model: type) -> int:
+    return (await session.exec(select(func.count()).select_from(model))).one()
+
+
+async def make_team(session: AsyncSession, name: str = "Preventers") -> Team:
+    return await crud.create_team(session, TeamCreate(name=name, headquarters="Sharp Tower"))
+
+
+async def test_create_and_get_hero(session: AsyncSession) -> None:
+    hero = await crud.create_hero(session, HeroCreate(name="Deadpond", secret_name="Dive Wilson"))
+    assert isinstance(hero, Hero) and hero.id is not None
+    loaded = await crud.get_hero(session, hero.id)
+    assert loaded is not None and (loaded.name, loaded.secret_name, loaded.age) == ("Deadpond", "Dive Wilson", None)
+
+
+async def test_get_missing_rows_gives_none(session: AsyncSession) -> None:
+    assert await crud.get_hero(session, 424242) is None
+    assert await crud.get_team(session, 424242) is None
+    assert await crud.get_hero_with_team(session, 424242) is None
+    assert await crud.get_team_with_heroes(session, 424242) is None
+
+
+async def test_list_heroes_pages_in_id_order_without_overlap(session: AsyncSession) -> None:
+    created = [
+        await crud.create_hero(session, HeroCreate(name=name, secret_name="s"))
+        for name in ["Zed", "Amy", "Mia", "Bob", "Kim"]
+    ]
+    pages = [await crud.list_heroes(session, offset=offset, limit=2) for offset in (0, 2, 4, 6)]
+    assert [[hero.name for hero in page] for page in pages] == [["Zed", "Amy"], ["Mia", "Bob"], ["Kim"], []]
+    all_ids = [hero.id for hero in await crud.list_heroes(session)]
+    assert all_ids == sorted(hero.id for hero in created)
+
+
+async def test_update_hero_changes_only_the_fields_sent(session: AsyncSession) -> None:
+    hero = await crud.create_hero(session, HeroCreate(name="Rusty-Man", secret_name="Tommy Sharp", age=48))
+    assert hero.id is not None
+    updated = await crud.update_hero(session, hero.id, HeroUpdate(age=49))
+    assert updated is not None and (updated.name, updated.secret_name, updated.age) == (
+        "Rusty-Man",
+        "Tommy Sharp",
+        49,
+    )
+    cleared = await crud.update_hero(session, hero.id, HeroUpdate(age=None))
+    assert cleared is not None and cleared.age is None and cleared.name == "Rusty-Man"
+    assert await crud.update_hero(session, 424242, HeroUpdate(age=1)) is None
+
+
+async def test_delete_hero_reports_whether_it_existed(session: AsyncSession) -> None:
+    hero = await crud.create_hero(session, HeroCreate(name="Gone", secret_name="Soon"))
+    assert hero.id is not None
+    assert await crud.delete_hero(session, hero.id) is True
+    assert await crud.delete_hero(session, hero.id) is False
+    assert await crud.get_hero(session, hero.id) is None
+
+
+async def test_hero_with_unknown_team_is_a_conflict_and_writes_nothing(session: AsyncSession) -> None:
+    with pytest.raises(ConflictError, match="team_id 424242 does not name an existing team"):
+        await crud.create_hero(session, HeroCreate(name="Lost", secret_name="x", team_id=424242))
+    assert await count_rows(session, Hero) == 0
+    hero = await crud.create_hero(session, HeroCreate(name="Found", secret_name="y"))  # session still usable
+    hero_id = hero.id  # the rollback below expires every object in the session
+    assert hero_id is not None
+    with pytest.raises(ConflictError):
+        await crud.update_hero(session, hero_id, HeroUpdate(team_id=424242, age=5))
+    reloaded = await crud.get_hero(session, hero_id)
+    assert reloaded is not None and (reloaded.team_id, reloaded.age) == (None, None)
+
+
+async def test_team_crud_and_duplicate_names(session: AsyncSession) -> None:
+    team = await make_team(session)
+    assert team.id is not None
+    with pytest.raises(ConflictError, match="a team named 'Preventers' already exists"):
+        await make_team(session)
+    assert await count_rows(session, Team) == 1
+    other = await make_team(session, "Z-Force")
+    other_id = other.id  # the failed update's rollback expires the objects in the session
+    assert [t.name for t in await crud.list_teams(session)] == ["Preventers", "Z-Force"]
+    assert [t.name for t in await crud.list_teams(session, offset=1, limit=1)] == ["Z-Force"]
+    assert other_id is not None
+    with pytest.raises(ConflictError):
+        await crud.update_team(session, other_id, TeamUpdate(name="Preventers"))
+    renamed = await crud.update_team(session, other_id, TeamUpdate(headquarters="Bar"))
+    assert renamed is not None and (renamed.name, renamed.headquarters) == ("Z-Force", "Bar")
+    assert await crud.update_team(session, 424242, TeamUpdate(name="x")) is None
+    assert await crud.delete_team(session, other_id) is True
+    assert await crud.delete_team(session, other_id) is False
+
+
+async def test_team_names_are_compared_exactly(session: AsyncSession) -> None:
+    await make_team(session, "Preventers")
+    await make_team(session, "preventers")  # case matters on every backend, MySQL included
+    assert await count_rows(session, Team) == 2
+
+
+async def test_strings_are_stored_verbatim(session: AsyncSession) -> None:
+    name = 'Robert\'); DROP TABLE hero;-- 🦸‍♀️ "quoted" \\ %s'
+    hero = await crud.create_hero(session, HeroCreate(name=name, secret_name="é" * 100))
+    session.expunge_all()
+    assert hero.id is not None
+    loaded = await crud.get_hero(session, hero.id)
+    assert loaded is not None and loaded.name == name and loaded.secret_name == "é" * 100
+
+
+async def test_deleting_a_team_keeps_its_heroes_without_a_team(session: AsyncSession) -> None:
+    teams, heroes = await add_sample_data(session)
+    preventers = teams[0]
+    assert preventers.id is not None
+    assert await crud.delete_team(session, preventers.id) is True
+    session.expunge_all()
+    remaining = await crud.list_heroes(session)
+    assert len(remaining) == len(heroes)
+    assert {hero.name for hero in remaining if hero.team_id is None} >= {"Rusty-Man", "Tarantula", "Dr. Weird"}
+
+
+async def test_eager_loading_helpers(plain_session: AsyncSession, engine: AsyncEngine) -> None:
+    teams, heroes = await add_sample_data(plain_session)
+    plain_session.expunge_all()
+    with count_statements(engine) as counter:
+        hero = await crud.get_hero_with_team(plain_session, heroes[1].id or 0)
+    assert counter.count == 1
+    assert hero is not None and hero.team is not None and hero.team.name == "Preventers"
+    plain_session.expunge_all()
+    with count_statements(engine) as counter:
+        team = await crud.get_team_with_heroes(plain_session, teams[0].id or 0)
+    assert counter.count == 2  # the team, then its heroes with SELECT ... IN
+    assert team is not None and [h.name for h in team.heroes] == ["Rusty-Man", "Tarantula", "Dr. Weird"]
+
+
+@pytest.mark.parametrize("count", [10, 300])
+async def test_listing_with_teams_takes_one_statement_whatever_the_size(
+    plain_session: AsyncSession, engine: AsyncEngine, count: int
+) -> None:
+    teams = [await make_team(plain_session, f"Team {number}") for number in range(5)]
+    await crud.create_heroes_bulk(plain_session, generate_heroes(count, [team.id for team in teams] + [None]))
+    plain_session.expunge_all()
+    with count_statements(engine) as counter:
+        heroes = await crud.list_heroes_with_team(plain_session, limit=count)
+    assert counter.count == 1
+    assert len(heroes) == count
+    assert all((hero.team.id if hero.team else None) == hero.team_id for hero in heroes)
+
+
+async def test_bulk_create_is_one_statement(plain_session: AsyncSession, engine: AsyncEngine) -> None:
+    team = await make_team(plain_session)
+    heroes = list(generate_heroes(1000, [team.id, None]))
+    assert len({hero.age is None for hero in heroes}) == 2  # a mix of set and unset optional fields
+    with count_statements(engine) as counter:
+        inserted = await crud.create_heroes_bulk(plain_session, heroes)
+    assert inserted == 1000
+    assert [s for s in counter.statements if s.lstrip().upper().startswith("INSERT")] == counter.statements[:1]
+    assert counter.count == 1
+    assert await count_rows(plain_session, Hero) == 1000
+    assert await crud.create_heroes_bulk(plain_session, []) == 0
+
+
+async def test_bulk_create_is_all_or_nothing(session: AsyncSession) -> None:
+    team = await make_team(session)
+    heroes = list(generate_heroes(600, [team.id]))
+    heroes[499] = HeroCreate(name="Bad", secret_name="Row", team_id=424242)  # the 500th row
+    with pytest.raises(ConflictError, match="no hero was inserted"):
+        await crud.create_heroes_bulk(session, heroes)
+    assert await count_rows(session, Hero) == 0
+    assert await crud.create_heroes_bulk(session, heroes[:499]) == 499  # the session is still usable

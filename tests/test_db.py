@@ -1,0 +1,191 @@
+"""heroes_lib.db: engines with the right per-backend defaults, sessions, schema helpers, connection checks."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from heroes_lib import db
+from heroes_lib.db import (
+    DatabaseUnavailableError,
+    check_connection,
+    create_schema,
+    drop_schema,
+    engine_options,
+    make_engine,
+    make_sessionmaker,
+    reset_schema,
+    table_names,
+)
+from heroes_lib.models import Hero, Team
+from heroes_lib.settings import DatabaseURLError, parse_database_url
+
+SECRET = "s3cr3t-pa55"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.no_database
+def test_server_engines_get_a_pool_for_concurrent_use() -> None:
+    for url in ("postgresql+asyncpg://u@h/db", "mysql+aiomysql://u@h/db"):
+        options = engine_options(parse_database_url(url))
+        assert options["pool_pre_ping"] is True
+        assert options["pool_size"] + options["max_overflow"] >= 64
+        assert options["connect_args"]
+    assert engine_options(parse_database_url("mysql+aiomysql://u@h/db"))["connect_args"]["charset"] == "utf8mb4"
+
+
+@pytest.mark.no_database
+def test_sqlite_file_engines_wait_for_locks_and_memory_engines_get_no_options() -> None:
+    assert engine_options(parse_database_url("sqlite+aiosqlite:///x.db"))["connect_args"]["timeout"] > 0
+    assert engine_options(parse_database_url("sqlite+aiosqlite://")) == {}
+
+
+@pytest.mark.no_database
+async def test_make_engine_rejects_bad_urls_before_connecting() -> None:
+    with pytest.raises(DatabaseURLError, match="HEROES_DATABASE_URL"):
+        make_engine(f"postgresql://u:{SECRET}@h/db")
+
+
+@pytest.mark.no_database
+async def test_make_engine_accepts_overrides_and_null_pool() -> None:
+    engine = make_engine("postgresql+asyncpg://u@127.0.0.1/db", poolclass=NullPool, echo=True)
+    try:
+        assert isinstance(engine.pool, NullPool)
+        assert engine.echo is True
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.no_database
+async def test_sqlite_file_engine_turns_on_foreign_keys_wal_and_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'x.db'}")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+            assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == db.SQLITE_BUSY_TIMEOUT * 1000
+        assert (tmp_path / "sub" / "x.db").exists()  # the folder was created
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.no_database
+async def test_sqlite_savepoint_rolls_back_only_the_inner_work(tmp_path: Path) -> None:
+    # Without the real BEGIN that heroes_lib emits, sqlite3 would break SAVEPOINT semantics.
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        await create_schema(engine)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            session.add(Team(name="Outer", headquarters="A"))
+            nested = await session.begin_nested()
+            session.add(Team(name="Inner", headquarters="B"))
+            await session.flush()
+            await nested.rollback()
+        async with engine.connect() as connection:
+            names = (await connection.execute(text("SELECT name FROM team"))).scalars().all()
+        assert names == ["Outer"]
+    finally:
+        await engine.dispose()
+
+
+async def test_foreign_keys_are_enforced_on_every_backend(session: AsyncSession) -> None:
+    session.add(Hero(name="Orphan", secret_name="Nobody", team_id=987654))
+    with pytest.raises(IntegrityError):
+        await session.flush()
+
+
+@pytest.mark.parametrize("bad", [{"age": -1}, {"name": ""}, {"secret_name": ""}])
+async def test_check_constraints_hold_even_when_validation_is_bypassed(
+    session: AsyncSession, bad: dict[str, object]
+) -> None:
+    # Table models do not validate on construction; the database is the last line of defence.
+    session.add(Hero(**{"name": "Valid", "secret_name": "Valid", **bad}))
+    with pytest.raises(IntegrityError):
+        await session.flush()
+
+
+async def test_sessions_keep_objects_readable_after_commit(engine: AsyncEngine) -> None:
+    factory = make_sessionmaker(engine)
+    assert factory.kw["expire_on_commit"] is False
+    async with factory() as session:
+        assert isinstance(session, AsyncSession)
+        team = Team(name="Readable", headquarters="Here")
+        session.add(team)
+        await session.commit()
+        assert team.name == "Readable"  # no refresh, no lazy load
+        await session.delete(team)
+        await session.commit()
+
+
+async def test_schema_helpers_create_drop_and_reset(engine: AsyncEngine) -> None:
+    await reset_schema(engine)
+    assert await table_names(engine) == ["hero", "team"]
+    await drop_schema(engine)
+    assert await table_names(engine) == []
+    await create_schema(engine)
+    await create_schema(engine)  # idempotent
+    assert await table_names(engine) == ["hero", "team"]
+
+
+async def test_reset_schema_restarts_ids(engine: AsyncEngine) -> None:
+    factory = make_sessionmaker(engine)
+    for _ in range(2):
+        await reset_schema(engine)
+        async with factory() as session:
+            team = Team(name="First", headquarters="HQ")
+            session.add(team)
+            await session.commit()
+            assert team.id == 1
+    await reset_schema(engine)
+
+
+async def test_check_connection_succeeds(engine: AsyncEngine) -> None:
+    await check_connection(engine)
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize("scheme", ["postgresql+asyncpg", "mysql+aiomysql"])
+async def test_check_connection_fails_fast_and_masks_the_password(scheme: str) -> None:
+    engine = make_engine(f"{scheme}://hero:{SECRET}@127.0.0.1:{closed_port()}/db")
+    started = time.monotonic()
+    try:
+        with pytest.raises(DatabaseUnavailableError) as raised:
+            await check_connection(engine, timeout=5)
+    finally:
+        await engine.dispose()
+    assert time.monotonic() - started < 6
+    message = str(raised.value)
+    assert "cannot connect to database" in message and "hero:***@" in message
+    assert SECRET not in message and "\n" not in message
+
+
+@pytest.mark.no_database
+async def test_check_connection_times_out() -> None:
+    # A listening socket that never answers the handshake: the check gives up after its timeout.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql+asyncpg://u:{SECRET}@127.0.0.1:{port}/db")
+        started = time.monotonic()
+        try:
+            with pytest.raises(DatabaseUnavailableError, match=r"did not answer within 0\.5 s") as raised:
+                await check_connection(engine, timeout=0.5)
+        finally:
+            await engine.dispose()
+    assert time.monotonic() - started < 3
+    assert SECRET not in str(raised.value)
