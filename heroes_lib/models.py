@@ -75,6 +75,16 @@ class HeroBase(SQLModel):
     team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL")
 
 
+class HeroPowerLink(SQLModel, table=True):
+    """Which hero has which power: the link table of a many-to-many relationship."""
+
+    __tablename__ = "hero_power"
+    __table_args__ = (_MYSQL_TABLE_OPTIONS,)
+
+    hero_id: int = Field(foreign_key="hero.id", primary_key=True, ondelete="CASCADE")
+    power_id: int = Field(foreign_key="power.id", primary_key=True, ondelete="CASCADE", index=True)
+
+
 class Hero(AsyncAttrs, HeroBase, table=True):
     """A hero row; ``hero.team`` is its team (or ``None``)."""
 
@@ -87,6 +97,12 @@ class Hero(AsyncAttrs, HeroBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team: Team | None = Relationship(back_populates="heroes")
+    powers: list["Power"] = Relationship(
+        back_populates="heroes",
+        link_model=HeroPowerLink,
+        passive_deletes=True,
+        sa_relationship_kwargs={"order_by": "Power.id"},
+    )
 
 
 class HeroCreate(HeroBase):
@@ -103,6 +119,32 @@ class HeroUpdate(PartialUpdate):
     secret_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     age: int | None = Field(default=None, ge=0)
     team_id: int | None = None
+
+
+class PowerBase(SQLModel):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, unique=True, index=True)
+
+
+class Power(AsyncAttrs, PowerBase, table=True):
+    """A power (flight, invisibility, ...); many heroes can share one, a hero can have many."""
+
+    __table_args__ = (CheckConstraint("name <> ''", name="power_name_not_empty"), _MYSQL_TABLE_OPTIONS)
+
+    id: int | None = Field(default=None, primary_key=True)
+    heroes: list[Hero] = Relationship(
+        back_populates="powers",
+        link_model=HeroPowerLink,
+        passive_deletes=True,
+        sa_relationship_kwargs={"order_by": "Hero.id"},
+    )
+
+
+class PowerCreate(PowerBase):
+    pass
+
+
+class PowerPublic(PowerBase):
+    id: int
 
 
 class HeroPublicWithTeam(HeroPublic):

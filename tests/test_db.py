@@ -29,6 +29,7 @@ from heroes_lib.models import Hero, Team
 from heroes_lib.settings import DatabaseURLError, parse_database_url
 
 SECRET = "s3cr3t-pa55"
+ALL_TABLES = ["hero", "hero_power", "power", "team"]
 
 
 def closed_port() -> int:
@@ -133,12 +134,12 @@ async def test_sessions_keep_objects_readable_after_commit(engine: AsyncEngine) 
 
 async def test_schema_helpers_create_drop_and_reset(engine: AsyncEngine) -> None:
     await reset_schema(engine)
-    assert await table_names(engine) == ["hero", "team"]
+    assert await table_names(engine) == ALL_TABLES
     await drop_schema(engine)
     assert await table_names(engine) == []
     await create_schema(engine)
     await create_schema(engine)  # idempotent
-    assert await table_names(engine) == ["hero", "team"]
+    assert await table_names(engine) == ALL_TABLES
 
 
 async def test_reset_schema_restarts_ids(engine: AsyncEngine) -> None:
