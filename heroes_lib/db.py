@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import SQLModel
@@ -156,6 +156,17 @@ async def table_names(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as connection:
         names = await connection.run_sync(lambda sync_connection: inspect(sync_connection).get_table_names())
     return sorted(names)
+
+
+def is_missing_greenlet(error: BaseException) -> bool:
+    """Whether ``error`` is SQLAlchemy refusing implicit IO outside its async bridge (a lazy load, say).
+
+    asyncpg raises ``MissingGreenlet`` itself; aiosqlite and aiomysql wrap it in a ``StatementError``,
+    so ``except MissingGreenlet`` alone misses two of the three drivers.
+    """
+    return isinstance(error, MissingGreenlet) or (
+        isinstance(error, StatementError) and isinstance(error.orig, MissingGreenlet)
+    )
 
 
 async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:

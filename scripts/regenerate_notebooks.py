@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -67,9 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     paths = [path.resolve() for path in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     for number, path in enumerate(paths, 1):
         print(f"[{number}/{len(paths)}] {path.relative_to(ROOT)} ...", end=" ", flush=True)
-        with tempfile.TemporaryDirectory(prefix="heroes-regenerate-") as folder:
-            kernel_environment(Path(folder))
+        # A fixed folder per notebook: the database path a lesson may print is the same on every run.
+        folder = Path(tempfile.gettempdir()) / "heroes-course-regenerate" / path.stem
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        try:
+            kernel_environment(folder)
             seconds = regenerate(path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         print(f"done in {seconds:.1f} s", flush=True)
     return 0
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib import db
@@ -20,6 +21,7 @@ from heroes_lib.db import (
     create_schema,
     drop_schema,
     engine_options,
+    is_missing_greenlet,
     make_engine,
     make_sessionmaker,
     reset_schema,
@@ -190,3 +192,27 @@ async def test_check_connection_times_out() -> None:
             await engine.dispose()
     assert time.monotonic() - started < 3
     assert SECRET not in str(raised.value)
+
+
+@pytest.mark.no_database
+def test_is_missing_greenlet_recognises_both_forms() -> None:
+    bare = MissingGreenlet("greenlet_spawn has not been called")
+    wrapped = StatementError("(sqlalchemy.exc.MissingGreenlet) ...", "SELECT 1", {}, bare)
+    assert is_missing_greenlet(bare) and is_missing_greenlet(wrapped)
+    assert not is_missing_greenlet(StatementError("other", "SELECT 1", {}, ValueError("x")))
+    assert not is_missing_greenlet(ValueError("x"))
+
+
+async def test_lazy_load_outside_the_bridge_is_recognised(engine: AsyncEngine) -> None:
+    factory = make_sessionmaker(engine)
+    async with factory() as session:
+        session.add(Hero(name="Lazy", secret_name="Loader", team=Team(name="Lazy Team", headquarters="HQ")))
+        await session.commit()
+    async with factory() as session:
+        hero = (await session.exec(select(Hero).where(Hero.name == "Lazy"))).one()
+        with pytest.raises(Exception) as raised:
+            _ = hero.team
+        assert is_missing_greenlet(raised.value)
+        await session.delete(hero)
+        await session.commit()
+    await reset_schema(engine)
