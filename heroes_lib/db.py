@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,6 +61,10 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
     def _on_begin(connection: Any) -> None:
         # sqlite3 otherwise starts transactions late (at the first INSERT), which breaks SAVEPOINT
         # and lets a SELECT run outside the transaction that follows it.
+        if not in_greenlet():
+            # IO attempted outside the async bridge (an implicit lazy load): let the statement itself raise
+            # MissingGreenlet, as it does on the other drivers, instead of failing inside this hook.
+            return
         # Sent on the DBAPI cursor, not through SQLAlchemy, so statement counts match the servers'.
         connection.connection.cursor().execute("BEGIN")
 
