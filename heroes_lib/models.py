@@ -9,7 +9,7 @@ eagerly before they are built (see lesson 04).
 # No "from __future__ import annotations": SQLModel reads relationship annotations at class creation.
 from typing import Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import CheckConstraint
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlmodel import Field, Relationship, SQLModel
@@ -17,13 +17,31 @@ from sqlmodel import Field, Relationship, SQLModel
 #: The longest name (team or hero) and secret name accepted; longer ones are rejected with 422.
 NAME_MAX_LENGTH = 100
 HEADQUARTERS_MAX_LENGTH = 200
+#: The largest value an INTEGER column holds on PostgreSQL and MySQL; larger ids and ages are refused.
+MAX_INTEGER = 2**31 - 1
 
 # MySQL/MariaDB: store any Unicode (emoji included) and compare names exactly, as SQLite and PostgreSQL do;
 # the server's default collation is case-insensitive, which would make "Foo" and "foo" the same team.
 _MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
-class PartialUpdate(SQLModel):
+class CourseModel(SQLModel):
+    """Base of every model here: text that every backend can store (no NUL, no lone UTF-16 surrogates)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _reject_unstorable_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("must not contain NUL characters")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text (a lone surrogate is not)") from None
+        return value
+
+
+class PartialUpdate(CourseModel):
     """Base of the ``*Update`` models: every field may be left out, but a required column cannot be nulled."""
 
     required_fields: ClassVar[frozenset[str]] = frozenset()
@@ -36,7 +54,7 @@ class PartialUpdate(SQLModel):
         return self
 
 
-class TeamBase(SQLModel):
+class TeamBase(CourseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, unique=True, index=True)
     headquarters: str = Field(max_length=HEADQUARTERS_MAX_LENGTH)
 
@@ -68,11 +86,13 @@ class TeamUpdate(PartialUpdate):
     headquarters: str | None = Field(default=None, max_length=HEADQUARTERS_MAX_LENGTH)
 
 
-class HeroBase(SQLModel):
+class HeroBase(CourseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, index=True)
     secret_name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    age: int | None = Field(default=None, ge=0, index=True)
-    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL")
+    age: int | None = Field(default=None, ge=0, le=MAX_INTEGER, index=True)
+    team_id: int | None = Field(
+        default=None, ge=-MAX_INTEGER, le=MAX_INTEGER, foreign_key="team.id", ondelete="SET NULL"
+    )
 
 
 class HeroPowerLink(SQLModel, table=True):
@@ -117,11 +137,11 @@ class HeroUpdate(PartialUpdate):
     required_fields = frozenset({"name", "secret_name"})
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     secret_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
-    age: int | None = Field(default=None, ge=0)
-    team_id: int | None = None
+    age: int | None = Field(default=None, ge=0, le=MAX_INTEGER)
+    team_id: int | None = Field(default=None, ge=-MAX_INTEGER, le=MAX_INTEGER)
 
 
-class PowerBase(SQLModel):
+class PowerBase(CourseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, unique=True, index=True)
 
 

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint
 
 from heroes_lib.models import (
+    MAX_INTEGER,
     NAME_MAX_LENGTH,
     Hero,
     HeroCreate,
@@ -99,3 +100,21 @@ def test_tables_have_the_constraints_that_matter() -> None:
 def test_relationships_point_both_ways() -> None:
     assert Hero.team.property.back_populates == "heroes"
     assert Team.heroes.property.back_populates == "team"
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (HeroCreate, {"name": "a\x00b", "secret_name": "s"}),
+        (HeroUpdate, {"secret_name": "\x00"}),
+        (TeamCreate, {"name": "T", "headquarters": "H\x00"}),
+        (HeroCreate, {"name": "a", "secret_name": "s", "age": MAX_INTEGER + 1}),
+        (HeroCreate, {"name": "a", "secret_name": "s", "team_id": MAX_INTEGER + 1}),
+        (HeroUpdate, {"team_id": 2**63}),
+        (HeroUpdate, {"team_id": -(2**40)}),
+        (HeroCreate, {"name": "lone \ud800 surrogate", "secret_name": "s"}),
+    ],
+)
+def test_values_no_backend_can_store_are_refused(model: type, fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        model.model_validate(fields)
