@@ -1,74 +1,108 @@
-"""heroes_lib.api in-process, with its lifespan really run (asgi-lifespan), on the configured backend."""
+"""heroes_lib.api in-process through httpx, with its lifespan really run (asgi-lifespan), on the configured backend."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import delete, select
-from sqlalchemy.exc import OperationalError
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from heroes_lib import crud
 from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import get_session
-from heroes_lib.db import drop_schema
-from heroes_lib.models import NAME_MAX_LENGTH, Hero, Team
+from heroes_lib.api.lifespan import StartupError
+from heroes_lib.db import make_engine, make_sessionmaker, table_names
+from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
+from heroes_lib.sample_data import generate_heroes
+from tests.api_fixtures import BASE_URL, api_app, client, snapshot
+from tests.uvicorn_server import free_port
+
+__all__ = ["api_app", "client"]  # fixtures, used by name
+
+SECRET = "s3cr3t-pa55"
 
 
-@pytest.fixture(scope="module")
-async def app() -> AsyncIterator[Any]:
-    app = create_app()
-    async with LifespanManager(app):
-        yield app
-    # The lifespan disposed its engine; drop the tables with a fresh one.
-    from heroes_lib.db import make_engine
-
-    engine = make_engine()
-    await drop_schema(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://heroes.test") as client:
-        yield client
-    async with app.state.engine.begin() as connection:  # every test starts from empty tables
-        await connection.execute(delete(Hero))
-        await connection.execute(delete(Team))
-
-
-async def snapshot(app: Any) -> list[tuple[Any, ...]]:
-    """Every row of both tables, to prove a rejected request changed nothing."""
-    async with app.state.engine.connect() as connection:
-        teams = (await connection.execute(select(Team.__table__).order_by(Team.id))).all()
-        heroes = (await connection.execute(select(Hero.__table__).order_by(Hero.id))).all()
-    return [tuple(row) for row in [*teams, *heroes]]
-
-
-async def create_team(client: httpx.AsyncClient, name: str = "Preventers") -> dict[str, Any]:
-    response = await client.post("/teams/", json={"name": name, "headquarters": "Sharp Tower"})
+async def create_team(client: httpx.AsyncClient, name: str = "Preventers", headquarters: str = "Sharp Tower") -> Any:
+    response = await client.post("/teams/", json={"name": name, "headquarters": headquarters})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def create_hero(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+async def create_hero(client: httpx.AsyncClient, **fields: Any) -> Any:
     response = await client.post("/heroes/", json={"name": "Deadpond", "secret_name": "Dive Wilson", **fields})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def test_lifespan_builds_the_engine_and_disposes_it() -> None:
+# The lifespan
+
+
+async def test_lifespan_builds_the_engine_creates_tables_and_disposes_the_engine(api_app: FastAPI) -> None:
     app = create_app()
-    assert not hasattr(app.state, "engine")
+    assert not hasattr(app.state, "engine")  # nothing is contacted before startup
     async with LifespanManager(app):
         engine = app.state.engine
+        assert {"hero", "team"} <= set(await table_names(engine))
         async with app.state.sessionmaker() as session:
-            assert (await session.exec(select(1))).one() == (1,)
-    assert engine.pool.checkedout() == 0
+            assert (await session.exec(text("SELECT 1"))).one() == (1,)
+        assert engine.pool.checkedin() >= 1
+    assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == 0  # disposed
+
+
+async def test_an_engine_passed_in_is_used_and_left_to_its_owner(api_app: FastAPI) -> None:
+    engine = make_engine()
+    try:
+        app = create_app(engine=engine)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c,
+        ):
+            assert app.state.engine is engine
+            assert (await c.get("/teams/")).status_code == 200
+        assert engine.pool.checkedin() >= 1  # the pooled connection is still open: not disposed
+    finally:
+        await engine.dispose()
+    with pytest.raises(ValueError, match="not both"):
+        create_app("sqlite+aiosqlite:///x.db", engine=engine)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+asyncpg://hero:{SECRET}@127.0.0.1:{{port}}/heroes",
+        f"mysql+aiomysql://hero:{SECRET}@127.0.0.1:{{port}}/heroes",
+        f"mysql+pymysql://hero:{SECRET}@127.0.0.1/heroes",
+    ],
+)
+async def test_startup_fails_fast_with_one_line_and_no_password(url: str) -> None:
+    app = create_app(url.format(port=free_port()))
+    started = time.monotonic()
+    with pytest.raises(StartupError) as raised:
+        async with LifespanManager(app, startup_timeout=15):
+            pass  # pragma: no cover
+    assert time.monotonic() - started < 10
+    message = str(raised.value)
+    assert "\n" not in message and SECRET not in message and "hero:***@127.0.0.1" in message
+    assert not hasattr(app.state, "sessionmaker")
+
+
+async def test_requests_without_the_lifespan_fail_clearly() -> None:
+    app = create_app()  # never started: plain ASGITransport does not run the lifespan
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+        with pytest.raises(RuntimeError, match="lifespan did not run"):
+            await c.get("/heroes/")
+
+
+# The endpoints, as in SQLModel's tutorial
 
 
 async def test_hero_lifecycle_matches_the_tutorial(client: httpx.AsyncClient) -> None:
@@ -83,13 +117,14 @@ async def test_hero_lifecycle_matches_the_tutorial(client: httpx.AsyncClient) ->
     }
 
     read = await client.get(f"/heroes/{hero['id']}")
-    assert read.status_code == 200
-    assert read.json() == {**hero, "team": team}
+    assert read.status_code == 200 and read.json() == {**hero, "team": team}
 
     patched = await client.patch(f"/heroes/{hero['id']}", json={"age": 31})
     assert patched.status_code == 200 and patched.json() == {**hero, "age": 31}  # nothing else changed
     cleared = await client.patch(f"/heroes/{hero['id']}", json={"team_id": None})
-    assert cleared.json()["team_id"] is None and cleared.json()["age"] == 31
+    assert cleared.json() == {**hero, "age": 31, "team_id": None}
+    unchanged = await client.patch(f"/heroes/{hero['id']}", json={})
+    assert unchanged.json() == cleared.json()
 
     deleted = await client.delete(f"/heroes/{hero['id']}")
     assert deleted.status_code == 200 and deleted.json() == {"ok": True}
@@ -101,105 +136,153 @@ async def test_hero_lifecycle_matches_the_tutorial(client: httpx.AsyncClient) ->
         assert response.status_code == 404 and response.json() == {"detail": "Hero not found"}
 
 
-async def test_team_lifecycle_with_eager_loaded_heroes(client: httpx.AsyncClient) -> None:
+async def test_team_lifecycle_with_its_heroes_eager_loaded(client: httpx.AsyncClient) -> None:
     team = await create_team(client)
-    first = await create_hero(client, name="Rusty-Man", team_id=team["id"])
-    second = await create_hero(client, name="Tarantula", team_id=team["id"])
+    second = await create_hero(client, name="Rusty-Man", team_id=team["id"])
+    first = await create_hero(client, name="Tarantula", team_id=team["id"])
+    await create_hero(client, name="Spider-Boy")  # no team
     read = await client.get(f"/teams/{team['id']}")
-    assert read.status_code == 200
-    assert read.json() == {**team, "heroes": [first, second]}
+    assert read.status_code == 200 and read.json() == {**team, "heroes": [second, first]}  # in id order
+
     patched = await client.patch(f"/teams/{team['id']}", json={"headquarters": "Tower"})
     assert patched.json() == {**team, "headquarters": "Tower"}
     assert (await client.delete(f"/teams/{team['id']}")).json() == {"ok": True}
-    assert (await client.get(f"/teams/{team['id']}")).json() == {"detail": "Team not found"}
-    orphan = await client.get(f"/heroes/{first['id']}")
-    assert orphan.json()["team_id"] is None and orphan.json()["team"] is None
+    for response in (
+        await client.get(f"/teams/{team['id']}"),
+        await client.patch(f"/teams/{team['id']}", json={"name": "X"}),
+        await client.delete(f"/teams/{team['id']}"),
+    ):
+        assert response.status_code == 404 and response.json() == {"detail": "Team not found"}
+    orphan = (await client.get(f"/heroes/{first['id']}")).json()
+    assert orphan["team_id"] is None and orphan["team"] is None  # ON DELETE SET NULL
 
 
-async def test_lists_are_arrays_in_id_order_with_the_tutorials_paging(client: httpx.AsyncClient) -> None:
-    names = [f"Hero {n:03d}" for n in range(105)]
-    for name in names:
-        await create_hero(client, name=name)
-    default = await client.get("/heroes/")
-    assert default.status_code == 200
-    assert [hero["name"] for hero in default.json()] == names[:100]  # limit defaults to 100
-    page = await client.get("/heroes/", params={"offset": 100, "limit": 100})
-    assert [hero["name"] for hero in page.json()] == names[100:]
-    ids = [hero["id"] for hero in default.json()]
-    assert ids == sorted(ids)
-    teams = await client.get("/teams/")
-    assert teams.status_code == 200 and teams.json() == []
+async def test_lists_are_json_arrays_in_id_order_paged_like_the_tutorial(
+    api_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    assert (await client.get("/heroes/")).json() == [] and (await client.get("/teams/")).json() == []
+    async with api_app.state.sessionmaker() as session:
+        await crud.create_heroes_bulk(session, generate_heroes(105))
+    default = (await client.get("/heroes/")).json()
+    assert len(default) == 100  # limit defaults to 100
+    ids = [hero["id"] for hero in default]
+    assert ids == sorted(ids) and [hero["name"] for hero in default] == [f"Hero {n:05d}" for n in range(1, 101)]
+    rest = (await client.get("/heroes/", params={"offset": 100, "limit": 100})).json()
+    assert [hero["name"] for hero in rest] == [f"Hero {n:05d}" for n in range(101, 106)]
+    page = (await client.get("/heroes/", params={"offset": 10, "limit": 3})).json()
+    assert page == default[10:13]
+    assert (await client.get("/heroes/", params={"offset": MAX_INTEGER})).json() == []
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("POST", "/heroes/", {"name": "", "secret_name": "x"}),
-        ("POST", "/heroes/", {"name": "x", "secret_name": "y", "age": -1}),
-        ("POST", "/heroes/", {"name": "x", "secret_name": "y", "age": "old"}),
-        ("POST", "/heroes/", {"name": "x" * (NAME_MAX_LENGTH + 1), "secret_name": "y"}),
-        ("POST", "/heroes/", {"name": "x", "secret_name": "y", "team_id": 2**40}),
-        ("POST", "/heroes/", {"name": "nul\x00", "secret_name": "y"}),
-        ("POST", "/heroes/", {"secret_name": "no name"}),
-        ("POST", "/heroes/", [1, 2, 3]),
-        ("POST", "/heroes/", "{not json"),
-        ("POST", "/teams/", {"name": "", "headquarters": "x"}),
-        ("POST", "/teams/", {"name": "T"}),
-        ("PATCH", "/heroes/{hero}", {"name": None}),
-        ("PATCH", "/heroes/{hero}", {"age": -5}),
-        ("PATCH", "/teams/{team}", {"headquarters": None}),
-        ("GET", "/heroes/?limit=0", None),
-        ("GET", "/heroes/?limit=101", None),
-        ("GET", "/heroes/?offset=-1", None),
-        ("GET", "/heroes/?offset=abc", None),
-        ("GET", "/teams/?limit=1000", None),
-        ("GET", "/heroes/abc", None),
-    ],
-)
-async def test_invalid_requests_are_422_and_change_nothing(
-    app: Any, client: httpx.AsyncClient, method: str, path: str, body: Any
+# Client mistakes: 4xx, and nothing changes
+
+
+def _json(body: Any) -> dict[str, Any]:
+    return {"json": body}
+
+
+def _raw(content: bytes, content_type: str = "application/json") -> dict[str, Any]:
+    return {"content": content, "headers": {"content-type": content_type}}
+
+
+HERO = {"name": "x", "secret_name": "y"}
+
+INVALID_REQUESTS = {
+    # bodies
+    "empty name": ("POST", "/heroes/", _json({"name": "", "secret_name": "x"})),
+    "empty secret name": ("POST", "/heroes/", _json({"name": "x", "secret_name": ""})),
+    "name too long": ("POST", "/heroes/", _json({**HERO, "name": "x" * (NAME_MAX_LENGTH + 1)})),
+    "negative age": ("POST", "/heroes/", _json({**HERO, "age": -1})),
+    "age beyond INTEGER": ("POST", "/heroes/", _json({**HERO, "age": 2**31})),
+    "age not a number": ("POST", "/heroes/", _json({**HERO, "age": "old"})),
+    "age a fraction": ("POST", "/heroes/", _json({**HERO, "age": 1.5})),
+    "team_id beyond INTEGER": ("POST", "/heroes/", _json({**HERO, "team_id": 2**63})),
+    "team_id not a number": ("POST", "/heroes/", _json({**HERO, "team_id": "one"})),
+    "NUL in name": ("POST", "/heroes/", _json({**HERO, "name": "nul\x00"})),
+    "lone surrogate": ("POST", "/heroes/", _raw(b'{"name": "\\ud800", "secret_name": "y"}')),
+    "name missing": ("POST", "/heroes/", _json({"secret_name": "no name"})),
+    "name null": ("POST", "/heroes/", _json({"name": None, "secret_name": "x"})),
+    "body an array": ("POST", "/heroes/", _json([1, 2, 3])),
+    "body missing": ("POST", "/heroes/", {}),
+    "malformed JSON": ("POST", "/heroes/", _raw(b'{"name": "x",')),
+    "not UTF-8": ("POST", "/heroes/", _raw(b'{"name": "\xff\xfe", "secret_name": "y"}')),
+    "not JSON": ("POST", "/teams/", _raw(b"name=x&headquarters=y", "application/x-www-form-urlencoded")),
+    "team without headquarters": ("POST", "/teams/", _json({"name": "T"})),
+    "team empty name": ("POST", "/teams/", _json({"name": "", "headquarters": "x"})),
+    "NUL in headquarters": ("POST", "/teams/", _json({"name": "T", "headquarters": "\x00"})),
+    "headquarters too long": ("POST", "/teams/", _json({"name": "T", "headquarters": "h" * 201})),
+    "PATCH name null": ("PATCH", "/heroes/{hero}", _json({"name": None})),
+    "PATCH secret name null": ("PATCH", "/heroes/{hero}", _json({"secret_name": None})),
+    "PATCH negative age": ("PATCH", "/heroes/{hero}", _json({"age": -5})),
+    "PATCH team_id beyond INTEGER": ("PATCH", "/heroes/{hero}", _json({"team_id": -(2**63)})),
+    "PATCH team name empty": ("PATCH", "/teams/{team}", _json({"name": ""})),
+    "PATCH headquarters null": ("PATCH", "/teams/{team}", _json({"headquarters": None})),
+    # query and path parameters
+    "limit 0": ("GET", "/heroes/?limit=0", {}),
+    "limit 101": ("GET", "/heroes/?limit=101", {}),
+    "limit huge": ("GET", "/teams/?limit=99999999999999999999", {}),
+    "offset negative": ("GET", "/heroes/?offset=-1", {}),
+    "offset beyond INTEGER": ("GET", f"/heroes/?offset={2**63}", {}),
+    "offset not a number": ("GET", "/teams/?offset=abc", {}),
+    "id not a number": ("GET", "/heroes/abc", {}),
+    "id zero": ("GET", "/heroes/0", {}),
+    "id negative": ("DELETE", "/heroes/-1", {}),
+    "id 2**63": ("GET", f"/heroes/{2**63}", {}),
+    "id beyond INTEGER": ("DELETE", f"/teams/{2**31}", {}),
+    "id a fraction": ("PATCH", "/teams/1.5", _json({"name": "x"})),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "request_options"), INVALID_REQUESTS.values(), ids=INVALID_REQUESTS)
+async def test_invalid_requests_are_4xx_and_change_nothing(
+    api_app: FastAPI, client: httpx.AsyncClient, method: str, path: str, request_options: dict[str, Any]
 ) -> None:
     team = await create_team(client)
     hero = await create_hero(client, team_id=team["id"])
-    before = await snapshot(app)
-    url = path.format(hero=hero["id"], team=team["id"])
-    if isinstance(body, str):
-        response = await client.request(method, url, content=body, headers={"content-type": "application/json"})
-    else:
-        response = await client.request(method, url, json=body)
-    assert response.status_code == 422, response.text
-    assert await snapshot(app) == before
+    before = await snapshot(api_app)
+    response = await client.request(method, path.format(hero=hero["id"], team=team["id"]), **request_options)
+    # FastAPI answers 400 for a body it cannot decode as text, 422 for anything it can read but refuses.
+    expected = 400 if b"\xff" in request_options.get("content", b"") else 422
+    assert response.status_code == expected, response.text
+    assert "detail" in response.json()
+    assert await snapshot(api_app) == before
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("POST", "/teams/", {"name": "Preventers", "headquarters": "Elsewhere"}),
-        ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": 424242}),
-        ("PATCH", "/heroes/{hero}", {"team_id": 424242, "age": 99}),
-        ("PATCH", "/teams/{other}", {"name": "Preventers"}),
-    ],
-)
+CONFLICTS = {
+    "duplicate team name": ("POST", "/teams/", {"name": "Preventers", "headquarters": "Elsewhere"}),
+    "unknown team_id": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": MAX_INTEGER}),
+    "negative team_id": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": -1}),
+    "PATCH to unknown team_id": ("PATCH", "/heroes/{hero}", {"team_id": MAX_INTEGER, "age": 99}),
+    "PATCH to a taken name": ("PATCH", "/teams/{other}", {"name": "Preventers", "headquarters": "Moved"}),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CONFLICTS.values(), ids=CONFLICTS)
 async def test_conflicts_are_409_and_change_nothing(
-    app: Any, client: httpx.AsyncClient, method: str, path: str, body: Any
+    api_app: FastAPI, client: httpx.AsyncClient, method: str, path: str, body: Any
 ) -> None:
     team = await create_team(client)
     other = await create_team(client, "Z-Force")
     hero = await create_hero(client, team_id=team["id"])
-    before = await snapshot(app)
+    before = await snapshot(api_app)
     response = await client.request(method, path.format(hero=hero["id"], other=other["id"]), json=body)
     assert response.status_code == 409, response.text
-    assert set(response.json()) == {"detail"}
-    assert await snapshot(app) == before
+    detail = response.json()["detail"]
+    assert detail.startswith(("team_id", "a team named")) and "INSERT" not in detail and "UPDATE" not in detail
+    assert await snapshot(api_app) == before
 
 
-@pytest.mark.parametrize("path", ["/heroes/424242", "/teams/424242", "/heroes/99999999999999999999", "/heroes/-1"])
-async def test_missing_ids_are_404(client: httpx.AsyncClient, path: str) -> None:
-    for method in ("GET", "DELETE"):
-        response = await client.request(method, path)
-        assert response.status_code == 404
-    response = await client.patch(path, json={"name": "x"} if "heroes" in path else {"headquarters": "x"})
-    assert response.status_code == 404
+@pytest.mark.parametrize("path", ["/heroes/{missing}", "/teams/{missing}"])
+async def test_missing_ids_are_404_and_change_nothing(api_app: FastAPI, client: httpx.AsyncClient, path: str) -> None:
+    team = await create_team(client)
+    await create_hero(client, team_id=team["id"])
+    before = await snapshot(api_app)
+    url = path.format(missing=team["id"] + 1000)
+    kind = "Hero" if "heroes" in path else "Team"
+    for method, body in (("GET", None), ("PATCH", {"name": "x"}), ("DELETE", None)):
+        response = await client.request(method, url, json=body)
+        assert response.status_code == 404 and response.json() == {"detail": f"{kind} not found"}
+    assert await snapshot(api_app) == before
 
 
 @pytest.mark.parametrize(
@@ -210,54 +293,127 @@ async def test_missing_ids_are_404(client: httpx.AsyncClient, path: str) -> None
         "1 OR 1=1; SELECT * FROM team",
         "🦸‍♀️ Wonder 🦸🏽 Emoji",
         "Ünïcödé ñame, 中文, עברית",
-        "%s %(name)s {0} \\ backslash",
+        "%s %(name)s {0} :name ? \\ backslash",
+        "  spaces around  ",
+        "new\nline\ttab",
         "x" * NAME_MAX_LENGTH,
+        "🦸" * NAME_MAX_LENGTH,
     ],
 )
 async def test_strings_are_stored_and_returned_verbatim(client: httpx.AsyncClient, name: str) -> None:
-    team = await create_team(client, name)
+    team = await create_team(client, name, headquarters=name)
     hero = await create_hero(client, name=name, secret_name=name, team_id=team["id"])
     read = (await client.get(f"/heroes/{hero['id']}")).json()
-    assert read["name"] == read["secret_name"] == read["team"]["name"] == name
-    assert (await client.get(f"/teams/{team['id']}")).json()["name"] == name
+    assert read["name"] == read["secret_name"] == read["team"]["name"] == read["team"]["headquarters"] == name
+    assert (await client.get(f"/teams/{team['id']}")).json()["heroes"][0]["name"] == name
+    renamed = await client.patch(f"/heroes/{hero['id']}", json={"name": name[::-1]})
+    assert renamed.json()["name"] == name[::-1]
 
 
-async def test_one_hundred_concurrent_creates_all_land(app: Any, client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/heroes/", "GET, POST"),
+        ("PUT", "/heroes/1", "DELETE, GET, PATCH"),
+        ("POST", "/teams/1", "DELETE, GET, PATCH"),
+    ],
+)
+async def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(
+    client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405 and response.json() == {"detail": "Method Not Allowed"}
+    assert response.headers["allow"] == allowed
+
+
+# Concurrency, outages, bugs
+
+
+async def test_one_hundred_concurrent_creates_all_land(api_app: FastAPI, client: httpx.AsyncClient) -> None:
+    names = [f"Concurrent {n:03d}" for n in range(100)]
     responses = await asyncio.gather(
-        *(client.post("/heroes/", json={"name": f"Concurrent {n}", "secret_name": "x"}) for n in range(100))
+        *(client.post("/heroes/", json={"name": name, "secret_name": "x"}) for name in names)
     )
     assert [response.status_code for response in responses] == [200] * 100
     assert len({response.json()["id"] for response in responses}) == 100
     listed = (await client.get("/heroes/", params={"limit": 100})).json()
-    assert sorted(hero["name"] for hero in listed) == sorted(f"Concurrent {n}" for n in range(100))
+    assert sorted(hero["name"] for hero in listed) == names
 
 
-async def test_database_failures_are_503_and_bugs_are_500_without_details(app: Any, client: httpx.AsyncClient) -> None:
-    async def broken_database() -> AsyncIterator[None]:
-        raise OperationalError("SELECT secret FROM hero", {}, ConnectionRefusedError("password=hunter2"))
-        yield  # pragma: no cover
+async def test_the_pool_serves_64_requests_holding_a_connection_at_once(
+    api_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    engine = api_app.state.engine
+    # A server's pool (32 + 32) lets all 64 hold a connection at once; SQLite's file pool is smaller,
+    # so there the requests take turns, without timing out either.
+    together = 64 if engine.url.get_backend_name() != "sqlite" else 1
+    holding = 0
+    all_holding = asyncio.Event()
 
-    async def buggy() -> AsyncIterator[None]:
-        raise RuntimeError("SELECT * FROM hero WHERE password = 'hunter2'")
-        yield  # pragma: no cover
+    async def session_held_until_all_hold_one() -> AsyncIterator[AsyncSession]:
+        nonlocal holding
+        async with api_app.state.sessionmaker() as session:
+            await session.connection()  # check a connection out of the pool and keep it
+            holding += 1
+            if holding >= together:
+                all_holding.set()
+            await asyncio.wait_for(all_holding.wait(), timeout=10)
+            yield session
 
+    api_app.dependency_overrides[get_session] = session_held_until_all_hold_one
     try:
-        app.dependency_overrides[get_session] = broken_database
-        unavailable = await client.get("/heroes/")
-        app.dependency_overrides[get_session] = buggy
-        raw = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=raw, base_url="http://heroes.test") as lenient:
-            crashed = await lenient.get("/heroes/")
+        responses = await asyncio.gather(*(client.get("/teams/") for _ in range(64)))
     finally:
-        app.dependency_overrides.clear()
-    assert unavailable.status_code == 503
-    assert unavailable.json() == {"detail": "Database unavailable, try again later"}
-    assert crashed.status_code == 500 and crashed.json() == {"detail": "Internal server error"}
-    for response in (unavailable, crashed):
-        assert "SELECT" not in response.text and "hunter2" not in response.text and "Traceback" not in response.text
+        api_app.dependency_overrides.clear()
+    assert [response.status_code for response in responses] == [200] * 64
+    assert holding == 64 and engine.pool.checkedout() == 0
 
 
-async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("driver", ["postgresql+asyncpg", "mysql+aiomysql"])
+async def test_an_unreachable_database_is_503_without_details(
+    api_app: FastAPI, client: httpx.AsyncClient, driver: str
+) -> None:
+    unreachable = make_engine(f"{driver}://hero:{SECRET}@127.0.0.1:{free_port()}/heroes", poolclass=NullPool)
+    working = api_app.state.sessionmaker
+    api_app.state.sessionmaker = make_sessionmaker(unreachable)
+    try:
+        responses = [
+            await client.get("/heroes/"),
+            await client.get("/teams/1"),
+            await client.post("/teams/", json={"name": "T", "headquarters": "H"}),
+        ]
+    finally:
+        api_app.state.sessionmaker = working
+        await unreachable.dispose()
+    for response in responses:
+        assert response.status_code == 503 and response.json() == {"detail": "Database unavailable"}
+        assert SECRET not in response.text and "127.0.0.1" not in response.text
+
+
+async def test_a_bug_is_a_generic_500_without_details(api_app: FastAPI) -> None:
+    async def buggy() -> AsyncIterator[AsyncSession]:
+        raise ZeroDivisionError(f"SELECT * FROM hero WHERE password = '{SECRET}'")
+        yield  # pragma: no cover
+
+    api_app.dependency_overrides[get_session] = buggy
+    try:
+        # raise_app_exceptions=False: see the response a server would send (the exception also reaches its log).
+        transport = httpx.ASGITransport(app=api_app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as lenient:
+            response = await lenient.get("/heroes/")
+    finally:
+        api_app.dependency_overrides.clear()
+    assert response.status_code == 500 and response.json() == {"detail": "Internal server error"}
+    assert SECRET not in response.text and "SELECT" not in response.text and "Traceback" not in response.text
+
+
+async def test_openapi_docs_are_served_with_the_read_models(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
     schema = (await client.get("/openapi.json")).json()
-    assert {"/heroes/", "/heroes/{hero_id}", "/teams/", "/teams/{team_id}"} <= set(schema["paths"])
+    assert set(schema["paths"]) == {"/heroes/", "/heroes/{hero_id}", "/teams/", "/teams/{team_id}"}
+    hero_response = schema["paths"]["/heroes/{hero_id}"]["get"]["responses"]["200"]
+    assert json.dumps(hero_response).endswith('"#/components/schemas/HeroPublicWithTeam"}}}}')
+    assert {"HeroPublic", "HeroPublicWithTeam", "TeamPublic", "TeamPublicWithHeroes"} <= set(
+        schema["components"]["schemas"]
+    )
+    assert not {"Hero", "Team"} & set(schema["components"]["schemas"])  # no table model in a response

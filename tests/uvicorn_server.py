@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,42 +15,66 @@ import httpx
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
 def start_uvicorn(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``uvicorn heroes_lib.api:app`` (not waiting for it); stdout and stderr are captured together."""
+    """Start ``uvicorn heroes_lib.api:app`` from a folder outside the project, not waiting for it.
+
+    ``env`` is added to this process's environment (e.g. ``HEROES_DATABASE_URL``). Uvicorn logs to stderr
+    and writes its access log to stdout; both are captured.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "heroes_lib.api:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tempfile.gettempdir(),
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
 
+def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop a server (SIGTERM, as Ctrl+C would; killed if it does not exit) and return its stdout and stderr."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
 @contextmanager
-def running_api(env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[str]:
-    """A started API: yields its base URL once it answers, stops it afterwards."""
+def running_api(
+    env: dict[str, str] | None = None, *, log: list[str] | None = None, timeout: float = 20
+) -> Iterator[str]:
+    """Yield the base URL of a uvicorn serving the API once it answers; stop it afterwards.
+
+    If ``log`` is given, the server's output lines (stderr, then the access log) are appended to it on exit.
+    """
     port = free_port()
     process = start_uvicorn(port, env)
     base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
     try:
-        deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited early:\n{process.stdout.read() if process.stdout else ''}")
+                _, errors = stop(process)
+                raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{errors}")
             try:
                 if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                pass
+                pass  # not listening yet
             if time.monotonic() > deadline:
-                raise TimeoutError("uvicorn did not start")
+                raise TimeoutError(f"uvicorn did not answer within {timeout} s")
             time.sleep(0.1)
         yield base_url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        output, errors = stop(process)
+        if log is not None:
+            log.extend(errors.splitlines() + output.splitlines())

@@ -1,50 +1,37 @@
-"""The request-scoped database session, as a FastAPI dependency."""
+"""What a request brings to a path operation: a database session and checked parameters."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from pydantic import BaseModel
+from fastapi import Depends, Path, Query, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from heroes_lib.crud import DEFAULT_LIMIT
 from heroes_lib.models import MAX_INTEGER
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request, from the factory the lifespan stored on ``app.state``; closed afterwards."""
-    async with request.app.state.sessionmaker() as session:
+    sessionmaker = getattr(request.app.state, "sessionmaker", None)
+    if sessionmaker is None:
+        raise RuntimeError(
+            "app.state has no sessionmaker: the app's lifespan did not run "
+            "(serve it with uvicorn, or wrap it in asgi_lifespan.LifespanManager)"
+        )
+    async with sessionmaker() as session:
         yield session
 
 
+#: A path operation parameter ``session: SessionDep`` receives the request's session.
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
+# Ids are INTEGER columns: a larger number could never match, and some backends raise on it instead
+# of finding nothing, so it is refused (422) before any query.
+HeroId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="The hero's id")]
+TeamId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="The team's id")]
 
-def not_found(kind: str) -> HTTPException:
-    """The tutorial's 404: ``{"detail": "Hero not found"}``."""
-    return HTTPException(status_code=404, detail=f"{kind} not found")
-
-
-def storable_id(row_id: int, kind: str) -> int:
-    """``row_id``, or a 404 when no row can have it (beyond an INTEGER column, the database would refuse it)."""
-    if not -MAX_INTEGER <= row_id <= MAX_INTEGER:
-        raise not_found(kind)
-    return row_id
-
-
-class ErrorMessage(BaseModel):
-    """The body of every error response except 422: ``{"detail": "..."}``."""
-
-    detail: str
-
-
-NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorMessage, "description": "No row has this id"}}
-#: FastAPI answers 400 when a body cannot even be read as text (invalid UTF-8); 422 when it is not valid JSON.
-UNREADABLE_BODY: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorMessage, "description": "The body could not be parsed (not UTF-8 text)"}
-}
-CONFLICT: dict[int | str, dict[str, object]] = {
-    **UNREADABLE_BODY,
-    409: {"model": ErrorMessage, "description": "Conflicts with existing data (a duplicate name, an unknown team)"}
-}
+#: Paging as in SQLModel's tutorial (``limit`` defaults to 100, at most 100), with the bounds it leaves out.
+Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER, description="How many rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=DEFAULT_LIMIT, description="How many rows to return at most")]

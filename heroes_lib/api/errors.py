@@ -1,54 +1,145 @@
-"""Error responses: a client mistake is a 4xx with a short message, a database outage a 503, never a traceback."""
+"""Error responses: a client mistake is a 4xx with a short message, a database outage a 503, never a traceback.
+
+Handlers answer with ``{"detail": "..."}`` (FastAPI's own shape). What the exception says may name hosts,
+SQL or parameters: it goes to the server log, not to the client.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from heroes_lib.crud import ConflictError
 from heroes_lib.db import DatabaseUnavailableError
 
 logger = logging.getLogger("heroes_lib.api")
 
-#: What a lost or unreachable database raises, depending on the driver and on where it failed.
-DATABASE_UNAVAILABLE = (
+_TEMPLATE = re.compile(r"(\{[^}]*\})")  # splits "/heroes/{hero_id}" around its parameters
+
+DATABASE_UNAVAILABLE_DETAIL = "Database unavailable"
+INTERNAL_ERROR_DETAIL = "Internal server error"
+
+#: Raised when the database cannot be reached, depending on the driver and on where it failed.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     DatabaseUnavailableError,
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,  # no pooled connection became free in time
-    ConnectionError,
-    TimeoutError,
-    OSError,
+    sa_exc.OperationalError,  # connection refused or lost (aiomysql, aiosqlite), server shutting down
+    sa_exc.InterfaceError,  # asyncpg: connection closed in the middle of a request
+    sa_exc.TimeoutError,  # no pooled connection became free within the pool timeout
+    OSError,  # asyncpg: connection refused while connecting
+    TimeoutError,  # connect timeout
 )
 
 
+class ErrorMessage(BaseModel):
+    """The body of every error response except 422: ``{"detail": "..."}``."""
+
+    detail: str
+
+
+def not_found(kind: str) -> HTTPException:
+    """The tutorial's 404, e.g. ``{"detail": "Hero not found"}``."""
+    return HTTPException(status_code=404, detail=f"{kind} not found")
+
+
+# Documented responses (besides 200 and 422), so the OpenAPI schema says what a client can get.
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorMessage, "description": "No row has this id"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorMessage, "description": "Conflicts with existing data (a duplicate name, an unknown team)"},
+    # FastAPI answers 400 when a body cannot even be decoded as text; 422 when it is not valid JSON.
+    400: {"model": ErrorMessage, "description": "The body could not be read (not UTF-8)"},
+}
+
+
+class EchoSafeJSONResponse(JSONResponse):
+    """A JSON response that can echo any text a client sent, even a lone surrogate (``"\\ud800"``).
+
+    JSON may escape one, but UTF-8 cannot encode it: FastAPI's own 422 response, which quotes the invalid
+    input, would then fail to render and become a 500. Escaping the body to ASCII keeps the same JSON.
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    """422 with FastAPI's usual body (each invalid field, why, and the input), renderable whatever the input."""
+    errors = error.errors() if isinstance(error, RequestValidationError) else []
+    return EchoSafeJSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the API's OpenAPI schema documents for the requested path, e.g. ``["GET", "POST"]``."""
+    for template, operations in request.app.openapi()["paths"].items():
+        # "/heroes/{hero_id}" -> one path segment for each parameter
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in _TEMPLATE.split(template))
+        if re.fullmatch(pattern, request.url.path):
+            return sorted(method.upper() for method in operations)
+    return []
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """FastAPI's own handler, with a 405's ``Allow`` header listing every method the path accepts.
+
+    The router stops at the first route whose path matches, so its 405 for ``OPTIONS /heroes/`` would say
+    ``Allow: POST`` though ``GET`` works there too.
+    """
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return await http_exception_handler(request, error)
+
+
 async def conflict(_request: Request, error: Exception) -> JSONResponse:
+    """409: the database refused the change; crud rolled it back and says why in its own words."""
     message = str(error) if isinstance(error, ConflictError) else "the change conflicts with existing data"
     return JSONResponse(status_code=409, content={"detail": message})
 
 
-async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    # The exception text can name hosts and SQL: it goes to the log (type only), not to the client.
-    logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(error).__name__)
-    return JSONResponse(status_code=503, content={"detail": "Database unavailable, try again later"})
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not be reached (not that a statement was wrong)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, DATABASE_UNAVAILABLE)
 
 
-async def unexpected(request: Request, error: Exception) -> JSONResponse:
-    if isinstance(error, DATABASE_UNAVAILABLE) or (
-        isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
-    ):
-        return await database_unavailable(request, error)
+async def database_error(request: Request, error: Exception) -> JSONResponse:
+    """503 when the database is out of reach, otherwise a generic 500; the details go to the log only."""
+    if is_database_unavailable(error):
+        logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(error).__name__)
+        return JSONResponse(status_code=503, content={"detail": DATABASE_UNAVAILABLE_DETAIL})
+    logger.error("database error during %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse(status_code=500, content={"detail": INTERNAL_ERROR_DETAIL})
+
+
+async def internal_error(request: Request, error: Exception) -> JSONResponse:
+    """The last resort for anything else: a generic 500 (the server logs the traceback)."""
+    if is_database_unavailable(error):
+        return await database_error(request, error)
     logger.error("unexpected %s during %s %s", type(error).__name__, request.method, request.url.path)
-    return JSONResponse(status_code=500, content={"detail": "Internal server error"})
+    return JSONResponse(status_code=500, content={"detail": INTERNAL_ERROR_DETAIL})
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain and database errors to responses that show no SQL, traceback or credential."""
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(sa_exc.IntegrityError, conflict)  # a constraint crud did not anticipate
+    app.add_exception_handler(sa_exc.DBAPIError, database_error)
     for error_type in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(error_type, database_unavailable)
-    app.add_exception_handler(Exception, unexpected)
+        app.add_exception_handler(error_type, database_error)
+    app.add_exception_handler(Exception, internal_error)

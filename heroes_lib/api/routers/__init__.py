@@ -1,0 +1,1 @@
+"""The path operations, one router per resource: ``/heroes/`` and ``/teams/``."""
