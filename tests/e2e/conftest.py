@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: one JupyterLab server and one headless Chromium per test session.
 
 The tests here are marked ``e2e``: they need Debian's ``chromium`` and Playwright for Python, so a plain
-``pytest`` leaves them out and ``pytest -m e2e`` (CI) runs them.
+``pytest`` leaves them out (pyproject's addopts) and ``pytest -m e2e -n 0`` (CI) runs them.
 """
 
 from __future__ import annotations
@@ -16,21 +16,6 @@ from tests.e2e.jupyterlab import CHROMIUM, VIEWPORT, JupyterLab, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-MARKER = "e2e"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARKER}: drives JupyterLab or the built site in headless Chromium")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Without -m naming e2e, leave the browser tests out (they need chromium and take a minute or two).
-    if MARKER in (config.option.markexpr or ""):
-        return
-    deselected = [item for item in items if item.get_closest_marker(MARKER)]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker(MARKER)]
 
 
 @pytest.fixture(scope="session")
