@@ -216,7 +216,10 @@ def test_a_client_that_gives_up_mid_request_leaves_nothing_half_written(api: str
     assert len({hero["name"] for hero in heroes}) == len(heroes)  # each request landed once or not at all
 
 
-@pytest.mark.skipif(backend() != "postgresql", reason="PostgreSQL trusts loopback, so any password works")
+@pytest.mark.skipif(
+    backend() != "postgresql",
+    reason="needs a server that accepts any password; of the three, only PostgreSQL trusts loopback",
+)
 def test_a_password_in_the_url_shows_in_no_log_line_or_response() -> None:
     url = database_url().set(password=SECRET).render_as_string(hide_password=False)
     run(reset())
