@@ -1,0 +1,192 @@
+"""``python -m bench``: run the benchmarks, write ``<backend>.json`` and PNG plots, judge the goals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+
+from bench import concurrency, goals, http_api, insert, load, loadgen, plots
+from bench.common import SERVER_CONNECTIONS, BenchmarkError, Config, Context, Progress, rounded
+from bench.database import scratch_database, server_version
+from heroes_lib.db import make_engine
+from heroes_lib.settings import DATABASE_URL_ENV, database_url, default_data_dir, display_url
+
+BENCHMARKS = ("insert", "load", "concurrency", "http")
+
+EPILOG = f"""\
+database:
+  {DATABASE_URL_ENV} names it (unset: the course's SQLite file). The run works in a scratch database
+  created beside it (a temporary file for SQLite, <name>_bench_<pid> on a server) and drops it at the end;
+  your data is not touched. With --in-place it uses the configured database itself and DROPS AND
+  RECREATES the course's tables: everything in them is lost.
+
+connections:
+  On PostgreSQL and MariaDB the run holds at most --max-connections connections at once (default
+  {SERVER_CONNECTIONS}, fewer if the server has fewer free): pools larger than that are skipped, and both HTTP
+  apps get a pool of that size.
+
+A full run takes a few minutes per backend and prints one line per step. It exits with 1 if a goal
+failed (the results are written first). --smoke uses tiny sizes (seconds) and judges no goal.
+HTTP load: wrk if installed (Debian: apt-get install wrk), else httpx in this process; --smoke uses httpx.
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (see ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure inserts, relationship loading, concurrency and HTTP throughput of async SQLModel.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition: proves it runs (seconds)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=default_data_dir() / "bench",
+        help="folder for <backend>.json and <backend>-*.png (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=list(BENCHMARKS),
+        metavar="NAMES",
+        help=f"comma-separated benchmarks to run (default: all of {','.join(BENCHMARKS)})",
+    )
+    parser.add_argument(
+        "--load-generator", choices=loadgen.GENERATORS, default="auto", help="HTTP load generator (default: auto)"
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=SERVER_CONNECTIONS,
+        metavar="N",
+        help="most connections held at once on a database server (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="use the configured database itself: DROPS AND RECREATES the course's tables (data lost)",
+    )
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.only) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    if args.max_connections < 2:
+        parser.error("--max-connections must be at least 2")
+    return args
+
+
+REPORTS = {"insert": insert.report, "load": load.report, "concurrency": concurrency.report, "http": http_api.report}
+
+
+def total_steps(names: list[str], config: Config, backend: str) -> int:
+    counts = {
+        "insert": lambda: insert.steps(config),
+        "load": lambda: load.steps(config),
+        "concurrency": lambda: concurrency.steps(config, backend),
+        "http": lambda: http_api.steps(config),
+    }
+    return sum(counts[name]() for name in names)
+
+
+async def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    """Run the chosen benchmarks in a scratch database and return every result, goals included."""
+    configured = database_url()
+    backend = configured.get_backend_name()
+    generator = None
+    if "http" in args.only:  # what the HTTP benchmark needs, checked before anything is measured
+        http_api.require_sync_driver(backend)
+        generator = loadgen.choose(args.load_generator, smoke=config.smoke)
+    progress = Progress(total_steps(args.only, config, backend))
+    started = time.perf_counter()
+    async with scratch_database(configured, in_place=args.in_place) as url:
+        context = Context(url=url, config=config, progress=progress)
+        probe = make_engine(url)
+        try:
+            version = await server_version(probe)
+        finally:
+            await probe.dispose()
+        progress.say(
+            f"{'smoke run' if config.smoke else 'full run'} on {display_url(url)} ({backend} {version}), "
+            f"{progress.total} steps"
+        )
+        results: dict[str, Any] = {
+            "meta": {
+                "backend": backend,
+                "driver": url.drivername,
+                "server_version": version,
+                "database": display_url(url),
+                "smoke": config.smoke,
+                "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "python": platform.python_version(),
+                "sqlalchemy": sqlalchemy.__version__,
+                "cpu_count": os.cpu_count(),
+                "benchmarks": list(args.only),
+                "max_connections": None if backend == "sqlite" else config.max_connections,
+                "load_average_start": os.getloadavg()[0],  # > cpu_count: other work competed for the CPU
+            }
+        }
+        for name in BENCHMARKS:
+            if name not in args.only:
+                continue
+            progress.say(f"== {name} ==")
+            if name == "insert":
+                results["insert"] = await insert.run(context)
+            elif name == "load":
+                results["load"] = await load.run(context)
+            elif name == "concurrency":
+                results["concurrency"] = await concurrency.run(context)
+            else:
+                assert generator is not None
+                results["http"] = await http_api.run(context, generator)
+            for line in REPORTS[name](results[name]):
+                progress.say(line)
+        results["meta"]["notes"] = context.notes
+    results["meta"]["seconds"] = time.perf_counter() - started
+    results["meta"]["load_average_end"] = os.getloadavg()[0]
+    results["goals"] = goals.evaluate(results)
+    return results
+
+
+def print_summary(results: dict[str, Any], judged: bool) -> None:
+    """The goals, each with PASS, FAIL or n/a (does not apply to this backend) and what was measured."""
+    print("\n== goals ==" + ("" if judged else " (smoke run: sizes too small to judge)"))
+    for goal in results["goals"]:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[goal["passed"]] if judged else "-"
+        print(f"{verdict:>4}  {goal['text']}: {goal['measured']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, write the results and plots, print the goals; exit 1 if a goal failed, 2 if the run could not go on."""
+    args = parse_args(argv)
+    config = Config.smoke_test(args.max_connections) if args.smoke else Config.full(args.max_connections)
+    try:
+        results = asyncio.run(run(args, config))
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.output.mkdir(parents=True, exist_ok=True)
+    backend = results["meta"]["backend"]
+    json_path = args.output / f"{backend}.json"
+    json_path.write_text(json.dumps(rounded(results), indent=1, ensure_ascii=False) + "\n")
+    written = [json_path, *plots.write_all(results, args.output)]
+    print_summary(results, judged=not config.smoke)
+    print("\nwrote " + ", ".join(str(path) for path in written))
+    if config.smoke:
+        return 0
+    return 1 if any(goal["passed"] is False for goal in results["goals"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""100 hero lookups, one after the other or gathered, with and without a 20 ms wait in the database.
+
+Each lookup is a task with a session of its own (a session must never be shared between tasks):
+optionally ``SELECT pg_sleep(0.02)`` (PostgreSQL) or ``SELECT SLEEP(0.02)`` (MariaDB), then
+``session.get(Hero, id)``. Gathered, the lookups share the engine's pool: explicit sizes (no overflow) and
+the pool ``make_engine`` builds by default. On a server no pool is larger than the run's connection budget
+(``--max-connections``, 50 by default): larger sizes are skipped and the default pool's overflow is cut.
+SQLite has no server to wait on: the wait variant is skipped there, and the cheap lookups only show what
+threads can overlap inside one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bench.common import Config, Context, median, seconds_text, timed
+from bench.database import add_heroes, connection_budget, fresh_tables
+from heroes_lib.db import SERVER_MAX_OVERFLOW, SERVER_POOL_SIZE, make_engine, make_sessionmaker
+from heroes_lib.models import Hero
+from heroes_lib.sample_data import generate_heroes
+
+WAIT_SQL = {"postgresql": "SELECT pg_sleep({seconds})", "mysql": "SELECT SLEEP({seconds})"}
+HEROES = 1_000
+DEFAULT_POOL = "default"
+
+
+def wait_statement(backend: str, seconds: float) -> str | None:
+    """The statement that makes the server wait, or ``None`` where there is no server (SQLite)."""
+    template = WAIT_SQL.get(backend)
+    return template.format(seconds=seconds) if template else None
+
+
+def variants(backend: str, config: Config) -> list[float]:
+    """The server waits measured: none, and ``server_wait`` where there is a server to wait on."""
+    return [0.0, config.server_wait] if backend in WAIT_SQL else [0.0]
+
+
+def pool_labels(config: Config) -> list[int | str]:
+    return [*config.pool_sizes, DEFAULT_POOL]
+
+
+def steps(config: Config, backend: str) -> int:
+    """Progress steps this benchmark will announce (an upper bound: pools over the budget are skipped)."""
+    per_variant = 1 + len(pool_labels(config))  # sequential once, gathered per pool
+    return len(variants(backend, config)) * per_variant * config.repetitions
+
+
+async def lookup(sessionmaker: async_sessionmaker[AsyncSession], hero_id: int, wait_sql: str | None) -> int:
+    """One task's work: its own session, the optional server wait, then ``session.get``."""
+    async with sessionmaker() as session:
+        if wait_sql is not None:
+            await session.execute(text(wait_sql))
+        hero = await session.get(Hero, hero_id)
+        assert hero is not None
+        return hero.id or 0
+
+
+async def sequential(sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], wait_sql: str | None) -> None:
+    """The lookups one after the other."""
+    for hero_id in ids:
+        await lookup(sessionmaker, hero_id, wait_sql)
+
+
+async def gathered(sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], wait_sql: str | None) -> None:
+    """The lookups all at once, each a task with a session of its own, sharing the engine's pool."""
+    await asyncio.gather(*(lookup(sessionmaker, hero_id, wait_sql) for hero_id in ids))
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A pool to gather over: ``label`` is its size, or ``"default"`` for the engine ``make_engine`` builds."""
+
+    label: int | str
+    pool_size: int
+    max_overflow: int
+
+    @property
+    def connections(self) -> int:
+        return self.pool_size + self.max_overflow
+
+
+def default_pool(backend: str, budget: int | None) -> Pool:
+    """heroes_lib's default pool on a server (32 + 32, overflow cut to the budget); SQLAlchemy's 5 + 10 on SQLite."""
+    if backend == "sqlite":
+        return Pool(DEFAULT_POOL, 5, 10)
+    pool_size = SERVER_POOL_SIZE if budget is None else min(SERVER_POOL_SIZE, budget)
+    overflow = SERVER_MAX_OVERFLOW if budget is None else min(SERVER_MAX_OVERFLOW, budget - pool_size)
+    return Pool(DEFAULT_POOL, pool_size, overflow)
+
+
+def default_pool_text(pool: Pool, backend: str) -> str:
+    if backend == "sqlite":
+        return "pool_size 5 + max_overflow 10 (SQLAlchemy's default)"
+    capped = "" if pool.max_overflow == SERVER_MAX_OVERFLOW else f", overflow cut from {SERVER_MAX_OVERFLOW}"
+    return f"pool_size {pool.pool_size} + max_overflow {pool.max_overflow} (heroes_lib.db{capped})"
+
+
+def _engine(context: Context, pool: Pool) -> AsyncEngine:
+    if pool.label == DEFAULT_POOL and context.backend == "sqlite":
+        return make_engine(context.url)  # exactly what a learner gets
+    return make_engine(context.url, pool_size=pool.pool_size, max_overflow=pool.max_overflow)
+
+
+async def _budget(context: Context, engine: AsyncEngine) -> int | None:
+    """Connections this benchmark may hold at once: ``max_connections``, or fewer if the server is busy now."""
+    free = await connection_budget(engine)
+    if free is None:
+        return None
+    if free < context.config.max_connections:
+        context.note(f"concurrency: the server accepts only {free} more connections now; pools capped at that")
+    return min(context.config.max_connections, free)
+
+
+async def run(context: Context) -> dict[str, Any]:
+    """Time the lookups sequentially and gathered over each pool, with and without a server wait."""
+    config = context.config
+    setup = make_engine(context.url)
+    try:
+        await fresh_tables(setup, 0)
+        await add_heroes(setup, list(generate_heroes(HEROES)))
+        budget = await _budget(context, setup)
+    finally:
+        await setup.dispose()
+    ids = [1 + (number * 37) % HEROES for number in range(config.lookups)]
+    pools = []
+    for size in config.pool_sizes:
+        if budget is not None and size > budget:
+            context.note(f"concurrency: pool {size} skipped (over the budget of {budget} connections)")
+            continue
+        pools.append(Pool(size, size, 0))
+    default = default_pool(context.backend, budget)
+    pools.append(default)
+    if context.backend not in WAIT_SQL:
+        context.note("concurrency: SQLite has no server to wait on; only cheap lookups are measured")
+
+    runs: list[dict[str, Any]] = []
+    for wait in variants(context.backend, config):
+        wait_sql = wait_statement(context.backend, wait) if wait else None
+        what = f"{config.lookups} lookups, {'wait ' + str(round(wait * 1000)) + ' ms' if wait else 'no wait'}"
+        # Sequential: one connection at a time, so the pool size does not matter.
+        engine = make_engine(context.url, pool_size=1, max_overflow=0)
+        try:
+            await sequential(make_sessionmaker(engine), ids[:2], wait_sql)  # warm-up
+            times = []
+            for repetition in range(1, config.repetitions + 1):
+                context.progress.start(f"concurrency: {what}, sequential, rep {repetition}/{config.repetitions}")
+                elapsed, _ = await timed(functools.partial(sequential, make_sessionmaker(engine), ids, wait_sql))
+                times.append(elapsed)
+                context.progress.finish(seconds_text(elapsed))
+        finally:
+            await engine.dispose()
+        runs.append({"wait_s": wait, "mode": "sequential", "pool": None, "connections": 1, "seconds": times})
+        for pool in pools:
+            engine = _engine(context, pool)
+            sessionmaker = make_sessionmaker(engine)
+            try:
+                await gathered(sessionmaker, ids, wait_sql)  # warm-up: opens the pool's connections
+                times = []
+                for repetition in range(1, config.repetitions + 1):
+                    context.progress.start(
+                        f"concurrency: {what}, gathered, pool {pool.label} ({pool.connections} connections), "
+                        f"rep {repetition}/{config.repetitions}"
+                    )
+                    elapsed, _ = await timed(functools.partial(gathered, sessionmaker, ids, wait_sql))
+                    times.append(elapsed)
+                    context.progress.finish(seconds_text(elapsed))
+            finally:
+                await engine.dispose()
+            runs.append(
+                {
+                    "wait_s": wait,
+                    "mode": "gathered",
+                    "pool": pool.label,
+                    "connections": pool.connections,
+                    "seconds": times,
+                }
+            )
+        context.progress.skip((len(config.pool_sizes) + 1 - len(pools)) * config.repetitions)
+
+    for entry in runs:
+        entry["median_s"] = median(entry["seconds"])
+    for entry in runs:
+        base = next(r for r in runs if r["wait_s"] == entry["wait_s"] and r["mode"] == "sequential")
+        entry["speedup"] = base["median_s"] / entry["median_s"]
+    return {
+        "lookups": config.lookups,
+        "server_wait_s": config.server_wait,
+        "wait_statement": wait_statement(context.backend, config.server_wait),
+        "budget": budget,
+        "default_pool_connections": default.connections,
+        "default_pool": default_pool_text(default, context.backend),
+        "repetitions": config.repetitions,
+        "runs": runs,
+    }
+
+
+def report(summary: dict[str, Any]) -> list[str]:
+    """One line per server wait: sequential time, and the speedup of gathering over each pool."""
+    lines = []
+    for wait in sorted({run["wait_s"] for run in summary["runs"]}):
+        runs = [run for run in summary["runs"] if run["wait_s"] == wait]
+        sequential_s = next(run["median_s"] for run in runs if run["mode"] == "sequential")
+        speedups = ", ".join(f"{run['pool']}: {run['speedup']:.1f}x" for run in runs if run["mode"] == "gathered")
+        what = f"wait {wait * 1000:.0f} ms" if wait else "no wait"
+        lines.append(f"{what:<12} sequential {seconds_text(sequential_s)}; gathered over pool {speedups}")
+    return lines

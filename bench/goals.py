@@ -1,0 +1,137 @@
+"""The targets a full run is judged against, computed from its results (one function, no database).
+
+Each goal is ``{"id", "text", "measured", "passed"}``; ``passed`` is ``None`` where the goal does not apply
+to this backend. A goal whose benchmark did not run is left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: crud.create_heroes_bulk may take at most this many times the raw driver's time.
+BULK_LIMIT = {"sqlite": 4.0, "postgresql": 2.0, "mysql": 2.0}
+#: The raw driver's rows/s measured when the goals were set (2 cores): a yardstick for this machine.
+REFERENCE_RAW_ROWS_PER_S = {"sqlite": 474_000, "postgresql": 73_000, "mysql": 103_000}
+#: The list path may be this much slower than the better ORM loader and still count as "no slower" (noise).
+LIST_TOLERANCE = 1.15
+#: Gathering 100 lookups that each wait 20 ms must beat doing them one by one by this much (PostgreSQL),
+#: over the fixed pool of the run's connection budget (50 connections by default).
+GATHER_MIN_SPEEDUP = 15.0
+HTTP_MIN_RATIO = 1.4  # PostgreSQL: async throughput / sync throughput
+HTTP_ABOUT_EQUAL = (0.75, 1.33)  # SQLite: "about equal"
+
+
+def _goal(goal_id: str, text: str, measured: str, passed: bool | None) -> dict[str, Any]:
+    return {"id": goal_id, "text": text, "measured": measured, "passed": passed}
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Judge every goal whose benchmark is in ``results`` (the dict ``python -m bench`` writes as JSON)."""
+    backend = results["meta"]["backend"]
+    goals: list[dict[str, Any]] = []
+    if "insert" in results:
+        goals.append(_bulk_insert(backend, results["insert"]))
+    if "load" in results:
+        goals.extend(_list_path(results["load"]))
+    if "concurrency" in results:
+        goals.append(_gather(backend, results["concurrency"]))
+    if "http" in results:
+        goals.extend(_http(backend, results["http"]))
+    return goals
+
+
+def _bulk_insert(backend: str, insert: dict[str, Any]) -> dict[str, Any]:
+    limit = BULK_LIMIT[backend]
+    methods = {method["name"]: method for method in insert["methods"]}
+    bulk, raw = methods["create_heroes_bulk"], methods["raw"]
+    reference = REFERENCE_RAW_ROWS_PER_S[backend]
+    return _goal(
+        "bulk_insert",
+        f"crud.create_heroes_bulk within {limit:g}x of the raw driver",
+        f"{bulk['ratio_to_raw']:.2f}x raw ({bulk['rows_per_s']:,.0f} rows/s; raw {raw['rows_per_s']:,.0f} rows/s, "
+        f"{reference / 1000:,.0f}k when the goal was set)",
+        bulk["ratio_to_raw"] <= limit,
+    )
+
+
+def _list_path(load: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = load["results"]
+    mine = sorted((r for r in rows if r["loader"] == "list_heroes_with_team"), key=lambda r: r["heroes"])
+    counts = [r["statements"] for r in mine]
+    largest = mine[-1]["heroes"]
+    at_largest = {r["loader"]: r for r in rows if r["heroes"] == largest}
+    better = min(("joinedload", "selectinload"), key=lambda name: at_largest[name]["median_s"])
+    ratio = at_largest["list_heroes_with_team"]["median_s"] / at_largest[better]["median_s"]
+    return [
+        _goal(
+            "list_statements",
+            "crud.list_heroes_with_team: statements independent of N",
+            ", ".join(f"N={r['heroes']:,}: {r['statements']}" for r in mine),
+            len(set(counts)) == 1,
+        ),
+        _goal(
+            "list_speed",
+            f"crud.list_heroes_with_team no slower than the better loader (within {LIST_TOLERANCE:g}x, noise)",
+            f"{ratio:.2f}x {better} at N={largest:,}",
+            ratio <= LIST_TOLERANCE,
+        ),
+    ]
+
+
+def _gather(backend: str, concurrency: dict[str, Any]) -> dict[str, Any]:
+    waited = [r for r in concurrency["runs"] if r["wait_s"] > 0 and r["mode"] == "gathered"]
+    fixed = [r for r in waited if r["pool"] != "default"]
+    if not fixed:
+        text = f"gather >= {GATHER_MIN_SPEEDUP:g}x sequential with a server wait (PostgreSQL)"
+        return _goal("gather_speedup", text, "no server wait on SQLite", None)
+    largest = max(fixed, key=lambda r: r["connections"])
+    wait_ms = largest["wait_s"] * 1000
+    text = (
+        f"gather >= {GATHER_MIN_SPEEDUP:g}x sequential, {wait_ms:.0f} ms server wait, "
+        f"pool of {largest['connections']} (PostgreSQL)"
+    )
+    default = next(r for r in waited if r["pool"] == "default")
+    measured = (
+        f"{largest['speedup']:.1f}x; heroes_lib's default pool ({concurrency['default_pool']}): "
+        f"{default['speedup']:.1f}x"
+    )
+    return _goal(
+        "gather_speedup", text, measured, largest["speedup"] >= GATHER_MIN_SPEEDUP if backend == "postgresql" else None
+    )
+
+
+def _http(backend: str, http: dict[str, Any]) -> list[dict[str, Any]]:
+    by_key = {(s["app"], s["endpoint"]): s for s in http["summary"]}
+    goals = []
+    for endpoint in ("by_id", "list"):
+        fast, slow = by_key[("async", endpoint)], by_key[("sync", endpoint)]
+        ratio = fast["requests_per_s"] / slow["requests_per_s"] if slow["requests_per_s"] else float("inf")
+        p99_async, p99_sync = fast["p99_s"], slow["p99_s"]
+        p99_text = f"p99 {p99_async * 1000:.0f} vs {p99_sync * 1000:.0f} ms" if p99_async and p99_sync else "p99 n/a"
+        measured = f"{ratio:.2f}x sync throughput, {p99_text}"
+        passed: bool | None
+        if backend == "postgresql":
+            passed = ratio >= HTTP_MIN_RATIO and p99_async is not None and p99_sync is not None
+            passed = passed and p99_async < p99_sync
+            text = f"HTTP {endpoint}: async >= {HTTP_MIN_RATIO:g}x sync throughput, lower p99 (PostgreSQL)"
+        elif backend == "sqlite":
+            low, high = HTTP_ABOUT_EQUAL
+            passed = low <= ratio <= high
+            text = f"HTTP {endpoint}: async about equal to sync ({low:g}-{high:g}x) on SQLite"
+        else:
+            passed = None
+            text = f"HTTP {endpoint}: async vs sync (goal set for PostgreSQL and SQLite)"
+        goals.append(_goal(f"http_{endpoint}", text, measured, passed))
+    bursts = http["bursts"]
+    second, stuck = bursts["async"]["second"], bursts["sync_default_pool"]["second"]
+    goals.append(
+        _goal(
+            "no_deadlock",
+            f"async app keeps answering a second burst of {bursts['async']['connections']} connections "
+            "(no deadlock, no error)",
+            f"{second['ok']:,} ok, {second['error_count']} errors; sync app, default pool: {stuck['ok']:,} ok, "
+            f"{stuck['error_count']:,} errors in {stuck['duration_s']:.0f} s",
+            second["ok"] > 0 and second["error_count"] == 0,
+        )
+    )
+    return goals
