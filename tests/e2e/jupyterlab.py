@@ -128,6 +128,8 @@ class JupyterLab:
             "--ServerApp.token=",  # loopback only, and a throw-away server
             "--ServerApp.password=",
             f"--ServerApp.root_dir={self.root}",
+            # Listing a notebook's checkpoints creates notebooks/.ipynb_checkpoints/; keep them in the temp home.
+            f"--FileCheckpoints.checkpoint_dir={self.home / 'checkpoints'}",
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
