@@ -19,10 +19,9 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import NullPool
 
 from bench.common import BenchmarkError
-from heroes_lib.db import check_connection, make_engine, reset_schema
+from heroes_lib.db import create_database, drop_database, reset_schema
 from heroes_lib.models import Hero, HeroCreate, Team
 
 ADMIN_TIMEOUT = 10
@@ -30,23 +29,6 @@ ADMIN_TIMEOUT = 10
 
 class ScratchDatabaseError(BenchmarkError):
     """The scratch database could not be created (the message says why and what to do)."""
-
-
-def _drop_statement(url: URL, name: str) -> str:
-    if url.get_backend_name() == "postgresql":
-        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    return f"DROP DATABASE IF EXISTS {name}"
-
-
-async def _run_admin(url: URL, statements: Sequence[str]) -> None:
-    engine = make_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        await check_connection(engine, timeout=ADMIN_TIMEOUT)
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager
@@ -64,7 +46,7 @@ async def scratch_database(configured: URL, in_place: bool = False) -> AsyncIter
         return
     name = f"{configured.database}_bench_{os.getpid()}".replace("-", "_")
     try:
-        await _run_admin(configured, [_drop_statement(configured, name), f"CREATE DATABASE {name}"])
+        scratch = await create_database(configured, name, ADMIN_TIMEOUT)
     except Exception as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScratchDatabaseError(
@@ -73,9 +55,9 @@ async def scratch_database(configured: URL, in_place: bool = False) -> AsyncIter
             "database itself (this drops and recreates the course's tables)"
         ) from None
     try:
-        yield configured.set(database=name)
+        yield scratch
     finally:
-        await _run_admin(configured, [_drop_statement(configured, name)])
+        await drop_database(configured, name, ADMIN_TIMEOUT)
 
 
 async def fresh_tables(engine: AsyncEngine, teams: int) -> list[int]:

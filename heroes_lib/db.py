@@ -18,7 +18,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -186,3 +186,42 @@ async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
         detail = mask_password(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         raise DatabaseUnavailableError(f"cannot connect to database {where} ({reason})") from None
+
+
+# Throw-away databases on a server (test runs and benchmarks make one beside the configured database)
+
+
+async def create_database(server_url: URL, name: str, timeout: float = 10) -> URL:
+    """Create an empty database ``name`` on the server ``server_url`` points at, and return its URL.
+
+    A database of that name is dropped first, so a run that crashed cannot leave stale tables behind.
+    PostgreSQL and MySQL/MariaDB only: a SQLite database is a file, made by connecting to it. Raises
+    ``DatabaseUnavailableError`` when the server cannot be reached within ``timeout`` seconds.
+    """
+    await _run_server_statements(server_url, [_drop_database_sql(server_url, name), f"CREATE DATABASE {name}"], timeout)
+    return server_url.set(database=name)
+
+
+async def drop_database(server_url: URL, name: str, timeout: float = 10) -> None:
+    """Drop the database ``name`` (and close its connections on PostgreSQL) if it exists."""
+    await _run_server_statements(server_url, [_drop_database_sql(server_url, name)], timeout)
+
+
+def _drop_database_sql(server_url: URL, name: str) -> str:
+    if server_url.get_backend_name() == "postgresql":
+        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"  # other sessions would otherwise block it
+    return f"DROP DATABASE IF EXISTS {name}"
+
+
+async def _run_server_statements(server_url: URL, statements: list[str], timeout: float) -> None:
+    if server_url.get_backend_name() == "sqlite":
+        raise ValueError("SQLite has no server to create databases on: a SQLite database is a file")
+    # AUTOCOMMIT: CREATE and DROP DATABASE cannot run inside a transaction on PostgreSQL.
+    engine = make_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        await check_connection(engine, timeout=timeout)
+        async with engine.connect() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()

@@ -34,7 +34,7 @@ NOTEBOOKS = ROOT / "notebooks"
 SITE_SOURCES = ROOT / "site"
 DEFAULT_OUT = ROOT / "build" / "site"
 MERMAID_JS = SITE_SOURCES / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser download is not used
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -6,17 +6,18 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.pool import NullPool
 
-from heroes_lib.db import DatabaseUnavailableError, check_connection, make_engine
+from heroes_lib.db import DatabaseUnavailableError, create_database, drop_database
 from heroes_lib.settings import database_url, display_url
 
 CONNECT_TIMEOUT = 10
+T = TypeVar("T")
 
 
 class ScratchDatabaseUnavailable(RuntimeError):
@@ -48,31 +49,18 @@ class ScratchDatabase:
             return cls(configured.set(database=str(folder / "heroes.db")), None, folder)
         # The process id keeps concurrent runs against one server apart.
         name = f"{configured.database}_heroes_{suffix}_{os.getpid()}".replace("-", "_")
-        asyncio.run(_run_admin(configured, [_drop_statement(configured, name), f"CREATE DATABASE {name}"]))
-        return cls(configured.set(database=name), configured, None)
+        return cls(_on_server(create_database(configured, name, CONNECT_TIMEOUT)), configured, None)
 
     def drop(self) -> None:
         """Remove the scratch database and everything in it."""
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
         if self.admin_url is not None:
-            asyncio.run(_run_admin(self.admin_url, [_drop_statement(self.admin_url, self.url.database or "")]))
+            _on_server(drop_database(self.admin_url, self.url.database or "", CONNECT_TIMEOUT))
 
 
-def _drop_statement(url: URL, name: str) -> str:
-    if url.get_backend_name() == "postgresql":
-        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    return f"DROP DATABASE IF EXISTS {name}"
-
-
-async def _run_admin(url: URL, statements: list[str]) -> None:
-    engine = make_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+def _on_server(operation: Coroutine[Any, Any, T]) -> T:
     try:
-        await check_connection(engine, timeout=CONNECT_TIMEOUT)
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
+        return asyncio.run(operation)
     except DatabaseUnavailableError as exc:
         raise ScratchDatabaseUnavailable(str(exc)) from None
-    finally:
-        await engine.dispose()

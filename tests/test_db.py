@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from heroes_lib.db import (
     table_names,
 )
 from heroes_lib.models import Hero, Team
-from heroes_lib.settings import DatabaseURLError, parse_database_url
+from heroes_lib.settings import DatabaseURLError, database_url, parse_database_url
 
 SECRET = "s3cr3t-pa55"
 ALL_TABLES = ["hero", "hero_power", "power", "team"]
@@ -216,3 +217,27 @@ async def test_lazy_load_outside_the_bridge_is_recognised(engine: AsyncEngine) -
         await session.delete(hero)
         await session.commit()
     await reset_schema(engine)
+
+
+async def test_create_database_makes_an_empty_database_beside_the_configured_one_and_drop_removes_it() -> None:
+    configured = database_url()
+    if configured.get_backend_name() == "sqlite":
+        with pytest.raises(ValueError, match="SQLite has no server"):
+            await db.create_database(configured, "never_made")
+        return
+    name = f"{configured.database}_created_{os.getpid()}"
+    created = await db.create_database(configured, name)
+    assert created.database == name and created.host == configured.host
+    engine = db.make_engine(created, poolclass=NullPool)
+    try:
+        assert await db.table_names(engine) == []
+    finally:
+        await engine.dispose()
+    await db.drop_database(configured, name)
+    await db.drop_database(configured, name)  # dropping a database that is gone is not an error
+    gone = db.make_engine(created, poolclass=NullPool)
+    try:
+        with pytest.raises(db.DatabaseUnavailableError):
+            await db.check_connection(gone, timeout=5)
+    finally:
+        await gone.dispose()

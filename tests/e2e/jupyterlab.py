@@ -30,15 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser download is not used
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from scripts.build_site import CHROMIUM, CHROMIUM_ARGS  # one browser setup for the site and the tests
+
 VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_TIMEOUT = 120  # seconds; the machine may be busy
 PAGE_TIMEOUT = 120
