@@ -8,7 +8,7 @@ raised as ``ConflictError`` with a message of our own, the same on every backend
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -18,6 +18,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib.models import (
+    MAX_INTEGER,
     Hero,
     HeroCreate,
     HeroPowerLink,
@@ -31,6 +32,7 @@ from heroes_lib.models import (
 )
 
 DEFAULT_LIMIT = 100
+RowT = TypeVar("RowT", Hero, Team)
 
 
 class ConflictError(Exception):
@@ -63,6 +65,16 @@ async def _apply_update(session: AsyncSession, row: SQLModel, changes: SQLModel,
 # Heroes
 
 
+def _storable_id(row_id: int) -> bool:
+    # Ids are INTEGER columns: a number outside that range names no row, and asyncpg refuses to send it
+    # (an error, not an empty result), so it is answered without a query.
+    return -MAX_INTEGER - 1 <= row_id <= MAX_INTEGER
+
+
+async def _get_by_id(session: AsyncSession, model: type[RowT], row_id: int) -> RowT | None:
+    return await session.get(model, row_id) if _storable_id(row_id) else None
+
+
 async def create_hero(session: AsyncSession, hero: HeroCreate) -> Hero:
     """Insert a hero and return it with its new ``id``. Raises ``ConflictError`` for an unknown team."""
     row = Hero.model_validate(hero)
@@ -73,7 +85,7 @@ async def create_hero(session: AsyncSession, hero: HeroCreate) -> Hero:
 
 async def get_hero(session: AsyncSession, hero_id: int) -> Hero | None:
     """The hero with this id, or ``None``."""
-    return await session.get(Hero, hero_id)
+    return await _get_by_id(session, Hero, hero_id)
 
 
 async def list_heroes(session: AsyncSession, offset: int = 0, limit: int = DEFAULT_LIMIT) -> Sequence[Hero]:
@@ -84,7 +96,7 @@ async def list_heroes(session: AsyncSession, offset: int = 0, limit: int = DEFAU
 
 async def update_hero(session: AsyncSession, hero_id: int, changes: HeroUpdate) -> Hero | None:
     """Apply the fields set in ``changes``; ``None`` if there is no such hero."""
-    row = await session.get(Hero, hero_id)
+    row = await _get_by_id(session, Hero, hero_id)
     if row is None:
         return None
     await _apply_update(session, row, changes, _hero_conflict(changes.team_id))
@@ -93,7 +105,7 @@ async def update_hero(session: AsyncSession, hero_id: int, changes: HeroUpdate) 
 
 async def delete_hero(session: AsyncSession, hero_id: int) -> bool:
     """Delete the hero; ``True`` if it existed."""
-    row = await session.get(Hero, hero_id)
+    row = await _get_by_id(session, Hero, hero_id)
     if row is None:
         return False
     await session.delete(row)
@@ -103,6 +115,8 @@ async def delete_hero(session: AsyncSession, hero_id: int) -> bool:
 
 async def get_hero_with_team(session: AsyncSession, hero_id: int) -> Hero | None:
     """The hero with its ``team`` loaded in the same statement (a JOIN), or ``None``."""
+    if not _storable_id(hero_id):
+        return None
     statement = select(Hero).where(Hero.id == hero_id).options(joinedload(Hero.team))
     return (await session.exec(statement)).first()
 
@@ -145,7 +159,7 @@ async def create_team(session: AsyncSession, team: TeamCreate) -> Team:
 
 async def get_team(session: AsyncSession, team_id: int) -> Team | None:
     """The team with this id, or ``None``."""
-    return await session.get(Team, team_id)
+    return await _get_by_id(session, Team, team_id)
 
 
 async def list_teams(session: AsyncSession, offset: int = 0, limit: int = DEFAULT_LIMIT) -> Sequence[Team]:
@@ -156,7 +170,7 @@ async def list_teams(session: AsyncSession, offset: int = 0, limit: int = DEFAUL
 
 async def update_team(session: AsyncSession, team_id: int, changes: TeamUpdate) -> Team | None:
     """Apply the fields set in ``changes``; ``None`` if there is no such team."""
-    row = await session.get(Team, team_id)
+    row = await _get_by_id(session, Team, team_id)
     if row is None:
         return None
     await _apply_update(session, row, changes, _team_conflict(changes.name))
@@ -165,7 +179,7 @@ async def update_team(session: AsyncSession, team_id: int, changes: TeamUpdate) 
 
 async def delete_team(session: AsyncSession, team_id: int) -> bool:
     """Delete the team (its heroes stay, without a team); ``True`` if it existed."""
-    row = await session.get(Team, team_id)
+    row = await _get_by_id(session, Team, team_id)
     if row is None:
         return False
     await session.delete(row)
@@ -175,6 +189,8 @@ async def delete_team(session: AsyncSession, team_id: int) -> bool:
 
 async def get_team_with_heroes(session: AsyncSession, team_id: int) -> Team | None:
     """The team with its ``heroes`` (ordered by id) loaded by one extra ``SELECT ... IN``, or ``None``."""
+    if not _storable_id(team_id):
+        return None
     statement = select(Team).where(Team.id == team_id).options(selectinload(Team.heroes))
     return (await session.exec(statement)).first()
 

@@ -225,10 +225,6 @@ INVALID_REQUESTS = {
     "offset beyond INTEGER": ("GET", f"/heroes/?offset={2**63}", {}),
     "offset not a number": ("GET", "/teams/?offset=abc", {}),
     "id not a number": ("GET", "/heroes/abc", {}),
-    "id zero": ("GET", "/heroes/0", {}),
-    "id negative": ("DELETE", "/heroes/-1", {}),
-    "id 2**63": ("GET", f"/heroes/{2**63}", {}),
-    "id beyond INTEGER": ("DELETE", f"/teams/{2**31}", {}),
     "id a fraction": ("PATCH", "/teams/1.5", _json({"name": "x"})),
 }
 
@@ -273,11 +269,15 @@ async def test_conflicts_are_409_and_change_nothing(
 
 
 @pytest.mark.parametrize("path", ["/heroes/{missing}", "/teams/{missing}"])
-async def test_missing_ids_are_404_and_change_nothing(api_app: FastAPI, client: httpx.AsyncClient, path: str) -> None:
+# As in SQLModel's tutorial, any integer is an id: one that names no row is 404, whatever its size.
+@pytest.mark.parametrize("missing", ["next", 0, -1, 2**31, -(2**31) - 1, 2**63], ids=str)
+async def test_missing_ids_are_404_and_change_nothing(
+    api_app: FastAPI, client: httpx.AsyncClient, path: str, missing: str | int
+) -> None:
     team = await create_team(client)
     await create_hero(client, team_id=team["id"])
     before = await snapshot(api_app)
-    url = path.format(missing=team["id"] + 1000)
+    url = path.format(missing=team["id"] + 1000 if missing == "next" else missing)
     kind = "Hero" if "heroes" in path else "Team"
     for method, body in (("GET", None), ("PATCH", {"name": "x"}), ("DELETE", None)):
         response = await client.request(method, url, json=body)

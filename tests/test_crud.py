@@ -178,3 +178,15 @@ async def test_bulk_create_is_all_or_nothing(session: AsyncSession) -> None:
         await crud.create_heroes_bulk(session, heroes)
     assert await count_rows(session, Hero) == 0
     assert await crud.create_heroes_bulk(session, heroes[:499]) == 499  # the session is still usable
+
+
+async def test_ids_outside_the_integer_range_find_nothing_without_an_error(session: AsyncSession) -> None:
+    for row_id in (2**31, -(2**31) - 1, 2**63):
+        assert await crud.get_hero(session, row_id) is None
+        assert await crud.get_hero_with_team(session, row_id) is None
+        assert await crud.update_hero(session, row_id, HeroUpdate(age=1)) is None
+        assert await crud.delete_hero(session, row_id) is False
+        assert await crud.get_team(session, row_id) is None
+        assert await crud.get_team_with_heroes(session, row_id) is None
+        assert await crud.update_team(session, row_id, TeamUpdate(name="x")) is None
+        assert await crud.delete_team(session, row_id) is False
