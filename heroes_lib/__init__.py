@@ -7,7 +7,11 @@ Modules, in the order their imports point:
 - ``models``: the ``Team`` and ``Hero`` tables and their create / public / update models.
 - ``crud``: async create, read, list, update and delete, plus a fast bulk insert.
 - ``sample_data``: a small deterministic set of teams and heroes.
-- ``counter``: counts the SQL statements a block of code issues.
+- ``pagination``: keyset pages and streamed batches for large results.
+- ``concurrency``: ``gather`` with a bound on concurrency; a server-side wait for demonstrations.
+- ``counter`` and ``pool_counter``: count the SQL statements sent and what the connection pool does.
+- ``notebook``: keeps what an error shown on purpose leaves behind out of later cells.
+- ``api``: the FastAPI app (``uvicorn heroes_lib.api:app``).
 """
 
 __version__ = "0.1.0"
