@@ -61,7 +61,7 @@ class Config:
             load_sizes=(100, 1_000, 10_000),
             lookups=100,
             server_wait=0.02,
-            pool_sizes=(5, 10, 20, 50, 100),
+            pool_sizes=(5, 10, 20, 32, 50, 100),
             max_connections=max_connections,
             http_heroes=1_000,
             http_connections=64,

@@ -105,8 +105,8 @@ async def _run_httpx(
             except httpx.TimeoutException:
                 errors["timeout"] += 1
                 continue
-            except httpx.HTTPError:
-                errors["other"] += 1
+            except httpx.HTTPError as error:  # named, so that a run's errors say what went wrong
+                errors[type(error).__name__] += 1
                 continue
             if response.status_code == 200:
                 latencies.append(time.perf_counter() - sent)
