@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from heroes_lib.settings import DatabaseURLError
 from tests.scratch_database import ScratchDatabase, ScratchDatabaseUnavailable
 
 REQUIRE_ENV = "HEROES_REQUIRE_DATABASE"
@@ -33,6 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     try:
         _scratch = ScratchDatabase.create(suffix=worker)
+    except DatabaseURLError as exc:
+        # A mistake in HEROES_DATABASE_URL stops the run with its own message (which lists the accepted forms).
+        raise pytest.UsageError(str(exc)) from None
     except ScratchDatabaseUnavailable as exc:
         if os.environ.get(REQUIRE_ENV) == "1":
             raise pytest.UsageError(f"{REQUIRE_ENV}=1 but the database is unavailable: {exc}") from None

@@ -2,21 +2,23 @@
 
 Every function takes an ``AsyncSession`` and commits its own change, as the SQLModel tutorial does.
 A change the database refuses (a duplicate team name, a ``team_id`` with no team) is rolled back and
-raised as ``ConflictError`` with a message of our own, the same on every backend.
+raised as ``ConflictError`` with a message of our own, the same on every backend, that says which rule
+the change broke.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, inspect, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from heroes_lib.db import ConstraintKind, violated_constraint
 from heroes_lib.models import (
     MAX_INTEGER,
     Hero,
@@ -39,20 +41,76 @@ class ConflictError(Exception):
     """The database refused a change because it conflicts with existing data; nothing was written."""
 
 
+class ConflictMessage(str):
+    """What to tell the caller when the database refuses a change for one kind of constraint (``constraint``)."""
+
+    constraint: ConstraintKind
+
+    def __new__(cls, text: str, constraint: ConstraintKind) -> ConflictMessage:
+        message = super().__new__(cls, text)
+        message.constraint = constraint
+        return message
+
+
+#: What a refusal of each kind says when the caller expected another (e.g. validation was bypassed).
+_REFUSALS: dict[ConstraintKind | None, str] = {
+    "foreign key": "the change names a row that does not exist",
+    "unique": "the change repeats a value that must be unique",
+    "check": "a value breaks a rule of the table (a CHECK constraint: an empty name or a negative age)",
+    "not null": "a required field is null",
+    None: "the change conflicts with existing data",
+}
+
+
+def _refusal(error: IntegrityError, expected: str) -> str:
+    # The caller's message only if it explains the constraint that actually failed.
+    failed = violated_constraint(error)
+    if isinstance(expected, ConflictMessage) and expected.constraint == failed:
+        return expected
+    return _REFUSALS[failed]
+
+
+def _hero_conflict(team_id: int | None) -> ConflictMessage:
+    return ConflictMessage(f"team_id {team_id} does not name an existing team", "foreign key")
+
+
+def _team_conflict(name: str | None) -> ConflictMessage:
+    return ConflictMessage(f"a team named {name!r} already exists", "unique")
+
+
+def _storable_id(row_id: int) -> bool:
+    # Ids are INTEGER columns: a number outside that range names no row, and asyncpg refuses to send it
+    # (an error, not an empty result), so it is answered without a query.
+    return -MAX_INTEGER - 1 <= row_id <= MAX_INTEGER
+
+
+def _unstorable_team_id(team_ids: Iterable[int | None]) -> int | None:
+    """The first ``team_id`` outside the INTEGER range: it names no team, so the change is refused unsent."""
+    return next((team_id for team_id in team_ids if team_id is not None and not _storable_id(team_id)), None)
+
+
+def _pending_team_ids(session: AsyncSession) -> Iterator[int | None]:
+    # The values as set on the objects (state.dict): reading an expired attribute would load it, which is IO.
+    for row in (*session.new, *session.dirty):
+        if isinstance(row, Hero):
+            yield inspect(row).dict.get("team_id")
+
+
 async def _commit(session: AsyncSession, conflict_message: str) -> None:
+    """Commit; if the database refuses the change, roll back and raise ``ConflictError``.
+
+    ``conflict_message`` explains the refusal the change can be expected to cause (a ``ConflictMessage``
+    names its kind of constraint); a refusal of another kind is explained as that kind.
+    """
+    unknown_team = _unstorable_team_id(_pending_team_ids(session))
+    if unknown_team is not None:
+        await session.rollback()
+        raise ConflictError(_hero_conflict(unknown_team))
     try:
         await session.commit()
-    except IntegrityError:
+    except IntegrityError as error:
         await session.rollback()
-        raise ConflictError(conflict_message) from None
-
-
-def _hero_conflict(team_id: int | None) -> str:
-    return f"team_id {team_id} does not name an existing team"
-
-
-def _team_conflict(name: str | None) -> str:
-    return f"a team named {name!r} already exists"
+        raise ConflictError(_refusal(error, conflict_message)) from None
 
 
 async def _apply_update(session: AsyncSession, row: SQLModel, changes: SQLModel, conflict_message: str) -> None:
@@ -63,12 +121,6 @@ async def _apply_update(session: AsyncSession, row: SQLModel, changes: SQLModel,
 
 
 # Heroes
-
-
-def _storable_id(row_id: int) -> bool:
-    # Ids are INTEGER columns: a number outside that range names no row, and asyncpg refuses to send it
-    # (an error, not an empty result), so it is answered without a query.
-    return -MAX_INTEGER - 1 <= row_id <= MAX_INTEGER
 
 
 async def _get_by_id(session: AsyncSession, model: type[RowT], row_id: int) -> RowT | None:
@@ -137,12 +189,16 @@ async def create_heroes_bulk(session: AsyncSession, heroes: Iterable[HeroCreate]
     rows = [hero.model_dump() for hero in heroes]
     if not rows:
         return 0
+    unknown_team = _unstorable_team_id(row["team_id"] for row in rows)
+    if unknown_team is not None:
+        raise ConflictError(f"{_hero_conflict(unknown_team)}; no hero was inserted")
     try:
         await session.exec(insert(Hero.__table__), params=rows)
         await session.commit()
-    except IntegrityError:
+    except IntegrityError as error:
         await session.rollback()
-        raise ConflictError("a hero names a team_id that does not exist; no hero was inserted") from None
+        expected = ConflictMessage("a hero names a team_id that does not exist", "foreign key")
+        raise ConflictError(f"{_refusal(error, expected)}; no hero was inserted") from None
     return len(rows)
 
 
@@ -255,6 +311,9 @@ async def update_hero_if_unchanged(
     values = changes.model_dump(exclude_unset=True)
     if not values:
         raise ValueError("no changes to apply")
+    unknown_team = _unstorable_team_id([values.get("team_id")])
+    if unknown_team is not None:
+        raise ConflictError(_hero_conflict(unknown_team))
     # `column == None` renders as `IS NULL`, so an expected value of None compares correctly.
     conditions = [getattr(Hero, name) == value for name, value in expected.items()]
     # synchronize_session=False: SQLAlchemy would otherwise apply the new values to the session's copy
@@ -268,9 +327,9 @@ async def update_hero_if_unchanged(
     try:
         result = await session.exec(statement)
         await session.commit()
-    except IntegrityError:
+    except IntegrityError as error:
         await session.rollback()
-        raise ConflictError(_hero_conflict(changes.team_id)) from None
+        raise ConflictError(_refusal(error, _hero_conflict(changes.team_id))) from None
     except OperationalError as error:
         if not _is_stale_sqlite_snapshot(error):
             raise
@@ -304,7 +363,7 @@ async def create_power(session: AsyncSession, power: PowerCreate) -> Power:
     """Insert a power and return it with its new ``id``. Raises ``ConflictError`` for a duplicate name."""
     row = Power.model_validate(power)
     session.add(row)
-    await _commit(session, f"a power named {power.name!r} already exists")
+    await _commit(session, ConflictMessage(f"a power named {power.name!r} already exists", "unique"))
     return row
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL
@@ -23,7 +23,14 @@ from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib.settings import database_url, display_url, mask_password, parse_database_url
+from heroes_lib.settings import (
+    DATABASE_URL_ENV,
+    DatabaseURLError,
+    database_url,
+    display_url,
+    mask_password,
+    parse_database_url,
+)
 
 #: Connections kept open per engine on a database server, and how many more may open under load.
 SERVER_POOL_SIZE = 32
@@ -83,6 +90,28 @@ def _configure_mysql(engine: AsyncEngine) -> None:
             raise IntegrityError(context.statement, context.parameters, original) from original
 
 
+def _connect_failures_are_disconnects(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _mark_connect_failure(context: Any) -> None:
+        # No connection yet means the database could not be reached, whatever the driver calls it (asyncpg:
+        # "the database system is starting up", an unknown database, a refused password): flagged as a
+        # disconnect, the error says so through ``connection_invalidated``, as for a connection lost later.
+        if context.connection is None and not context.is_pre_ping:
+            context.is_disconnect = True
+
+
+def _make_sqlite_folder(url: URL) -> None:
+    folder = Path(url.database or "").parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DatabaseURLError(
+            f"{DATABASE_URL_ENV}={display_url(url)!r} names a SQLite file in the folder {str(folder)!r}, "
+            f"which cannot be created ({reason})"
+        ) from None
+
+
 def engine_options(url: URL) -> dict[str, Any]:
     """The keyword arguments ``make_engine`` passes to ``create_async_engine`` for this URL's backend."""
     backend = url.get_backend_name()
@@ -109,19 +138,24 @@ def make_engine(url: str | URL | None = None, **overrides: Any) -> AsyncEngine:
     """Create an async engine for ``url`` (default: ``HEROES_DATABASE_URL``, else the SQLite file).
 
     Keyword arguments override the per-backend defaults of ``engine_options`` (for example ``echo=True``
-    or ``poolclass=NullPool``). Raises ``DatabaseURLError`` for an unsupported or malformed URL.
+    or ``poolclass=NullPool``); ``connect_args`` is merged into the default one, its keys winning, so the
+    connect timeout stays unless replaced. Raises ``DatabaseURLError`` for an unsupported or malformed URL,
+    or a SQLite file whose folder cannot be created.
     """
     parsed = database_url() if url is None else parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and _is_file_database(parsed):
-        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+        _make_sqlite_folder(parsed)
     options = engine_options(parsed)
     poolclass = overrides.get("poolclass")
     if poolclass is not None and not issubclass(poolclass, QueuePool):
         # NullPool and StaticPool keep no queue: sizing options would be rejected.
         for sizing in ("pool_size", "max_overflow", "pool_timeout"):
             options.pop(sizing, None)
+    if "connect_args" in overrides:
+        overrides["connect_args"] = {**options.get("connect_args", {}), **overrides["connect_args"]}
     options.update(overrides)
     engine = create_async_engine(parsed, **options)
+    _connect_failures_are_disconnects(engine)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine, parsed)
     elif parsed.get_backend_name() == "mysql":
@@ -172,6 +206,52 @@ def is_missing_greenlet(error: BaseException) -> bool:
     return isinstance(error, MissingGreenlet) or (
         isinstance(error, StatementError) and isinstance(error.orig, MissingGreenlet)
     )
+
+
+#: The kind of constraint a database refused a change for (see ``violated_constraint``).
+ConstraintKind = Literal["foreign key", "unique", "check", "not null"]
+
+# Each driver names the constraint that failed by a code of its own; the text around it differs per backend.
+_SQLITE_CONSTRAINTS: dict[str, ConstraintKind] = {
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign key",
+    "SQLITE_CONSTRAINT_UNIQUE": "unique",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
+    "SQLITE_CONSTRAINT_CHECK": "check",
+    "SQLITE_CONSTRAINT_NOTNULL": "not null",
+}
+_POSTGRESQL_CONSTRAINTS: dict[str, ConstraintKind] = {  # SQLSTATE
+    "23503": "foreign key",
+    "23505": "unique",
+    "23514": "check",
+    "23502": "not null",
+}
+_MYSQL_CONSTRAINTS: dict[int, ConstraintKind] = {  # error number (MySQL and MariaDB share them)
+    1216: "foreign key",
+    1217: "foreign key",
+    1451: "foreign key",
+    1452: "foreign key",
+    1062: "unique",
+    1586: "unique",
+    3819: "check",
+    4025: "check",
+    1048: "not null",
+}
+
+
+def violated_constraint(error: IntegrityError) -> ConstraintKind | None:
+    """Which kind of constraint the database refused a change for, from the driver's error code.
+
+    ``None`` when the driver does not say. The driver's message is not read: it differs per backend.
+    """
+    original = error.orig
+    sqlite_name = getattr(original, "sqlite_errorname", None)  # sqlite3 (aiosqlite)
+    if sqlite_name is not None:
+        return _SQLITE_CONSTRAINTS.get(sqlite_name)
+    sqlstate = getattr(original, "sqlstate", None)  # asyncpg, through SQLAlchemy's adapter
+    if sqlstate in _POSTGRESQL_CONSTRAINTS:
+        return _POSTGRESQL_CONSTRAINTS[sqlstate]
+    code = original.args[0] if getattr(original, "args", None) else None  # pymysql (aiomysql): (errno, message)
+    return _MYSQL_CONSTRAINTS.get(code) if isinstance(code, int) else None
 
 
 async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:

@@ -17,7 +17,8 @@ from sqlmodel import Field, Relationship, SQLModel
 #: The longest name (team or hero) and secret name accepted; longer ones are rejected with 422.
 NAME_MAX_LENGTH = 100
 HEADQUARTERS_MAX_LENGTH = 200
-#: The largest value an INTEGER column holds on PostgreSQL and MySQL; larger ids and ages are refused.
+#: The largest value an INTEGER column holds on PostgreSQL and MySQL; larger ages are refused with 422. An id
+#: or ``team_id`` of any size is accepted: one outside that range names no row (404, or 409 for a ``team_id``).
 MAX_INTEGER = 2**31 - 1
 
 # MySQL/MariaDB: store any Unicode (emoji included) and compare names exactly, as SQLite and PostgreSQL do;
@@ -73,14 +74,18 @@ class Team(AsyncAttrs, TeamBase, table=True):
 
 
 class TeamCreate(TeamBase):
-    pass
+    """A new team: its name (unique) and headquarters."""
 
 
 class TeamPublic(TeamBase):
+    """A team as the API returns it, with its id."""
+
     id: int
 
 
 class TeamUpdate(PartialUpdate):
+    """The fields of a team to change; those left out keep their values."""
+
     required_fields = frozenset({"name", "headquarters"})
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     headquarters: str | None = Field(default=None, max_length=HEADQUARTERS_MAX_LENGTH)
@@ -90,9 +95,7 @@ class HeroBase(CourseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, index=True)
     secret_name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     age: int | None = Field(default=None, ge=0, le=MAX_INTEGER, index=True)
-    team_id: int | None = Field(
-        default=None, ge=-MAX_INTEGER, le=MAX_INTEGER, foreign_key="team.id", ondelete="SET NULL"
-    )
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL")
 
 
 class HeroPowerLink(SQLModel, table=True):
@@ -126,19 +129,23 @@ class Hero(AsyncAttrs, HeroBase, table=True):
 
 
 class HeroCreate(HeroBase):
-    pass
+    """A new hero: names, an optional age and an optional ``team_id`` (an existing team's id)."""
 
 
 class HeroPublic(HeroBase):
+    """A hero as the API returns it, with its id."""
+
     id: int
 
 
 class HeroUpdate(PartialUpdate):
+    """The fields of a hero to change; those left out keep their values, ``null`` clears age or team."""
+
     required_fields = frozenset({"name", "secret_name"})
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     secret_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     age: int | None = Field(default=None, ge=0, le=MAX_INTEGER)
-    team_id: int | None = Field(default=None, ge=-MAX_INTEGER, le=MAX_INTEGER)
+    team_id: int | None = None
 
 
 class PowerBase(CourseModel):
@@ -160,16 +167,22 @@ class Power(AsyncAttrs, PowerBase, table=True):
 
 
 class PowerCreate(PowerBase):
-    pass
+    """A new power: its name (unique)."""
 
 
 class PowerPublic(PowerBase):
+    """A power as the API returns it, with its id."""
+
     id: int
 
 
 class HeroPublicWithTeam(HeroPublic):
+    """A hero with its team (``null`` if it has none)."""
+
     team: TeamPublic | None = None
 
 
 class TeamPublicWithHeroes(TeamPublic):
+    """A team with its heroes, in id order."""
+
     heroes: list[HeroPublic] = []

@@ -24,11 +24,20 @@ ACCEPTED_FORMS = (
     "mysql+aiomysql://user:password@host:3306/dbname",
 )
 
-_PASSWORD_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+PASSWORD_MASK = "***"
+
+# "scheme://user:password@host" in free text. The password runs to the last "@" before a space: an unescaped
+# "@" may be part of it, and masking too much is harmless where masking too little is not.
+_PASSWORD_IN_TEXT = re.compile(r"(://[^:/\s]*:)\S*@")
+# "?password=..." or "&password=..." (asyncpg and aiomysql take a password there too) in free text, up to the
+# next parameter or space.
+_PASSWORD_IN_QUERY_TEXT = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
+# The same in a text that is one URL: the value runs to the next parameter, spaces and "#" included.
+_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
 
 
 class DatabaseURLError(ValueError):
-    """The database URL is malformed or names a driver the course does not support."""
+    """The database URL is malformed, names a driver the course does not support, or a file it cannot create."""
 
 
 def default_data_dir() -> Path:
@@ -51,29 +60,57 @@ def default_database_url() -> URL:
 
 
 def mask_password(text: str) -> str:
-    """Replace any password inside URL-like text with ``***`` (for text that may not parse as a URL)."""
-    return _PASSWORD_IN_TEXT.sub(r"\1***@", text)
+    """Replace any password inside URL-like text with ``***`` (for text that may not parse as a URL).
+
+    Both forms are masked: ``user:password@`` (up to the last ``@`` of the URL) and a ``password=`` query
+    parameter.
+    """
+    masked = _PASSWORD_IN_TEXT.sub(rf"\1{PASSWORD_MASK}@", text)
+    return _PASSWORD_IN_QUERY_TEXT.sub(rf"\1{PASSWORD_MASK}", masked)
+
+
+def _mask_url_text(text: str) -> str:
+    # Text that is a single URL, valid or not: everything between "scheme://user:" and the last "@" is the
+    # password, whatever it contains (a space, an unescaped "@"), and so is a password= query value.
+    scheme_end = text.find("://")
+    at = text.rfind("@")
+    if 0 <= scheme_end < at:
+        colon = text.find(":", scheme_end + len("://"), at)
+        if colon >= 0:
+            text = f"{text[: colon + 1]}{PASSWORD_MASK}{text[at:]}"
+    return _PASSWORD_IN_QUERY.sub(rf"\1{PASSWORD_MASK}", text)
 
 
 def display_url(url: str | URL) -> str:
-    """The URL as it may be shown to a person: the password, if any, replaced by ``***``."""
+    """The URL as it may be shown to a person: its password (``user:password@``, ``?password=``) shown as ``***``."""
     if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    return mask_password(url)
+        # Rendered query values are %-escaped, so the value ends exactly at the next "&".
+        return _PASSWORD_IN_QUERY.sub(rf"\1{PASSWORD_MASK}", url.render_as_string(hide_password=True))
+    return _mask_url_text(url)
 
 
 def _invalid(url_text: str, problem: str) -> DatabaseURLError:
     forms = "\n  ".join(ACCEPTED_FORMS)
-    return DatabaseURLError(f"{DATABASE_URL_ENV}={mask_password(url_text)!r} {problem}. Accepted forms:\n  {forms}")
+    return DatabaseURLError(f"{DATABASE_URL_ENV}={_mask_url_text(url_text)!r} {problem}. Accepted forms:\n  {forms}")
+
+
+def _password_out_of_query(url: URL) -> URL:
+    # The drivers take ?password= as they take user:password@ (the query one wins when both are given). Moved
+    # into the URL's password field, it is hidden wherever SQLAlchemy shows the URL (its repr, engine logs).
+    password = url.query.get("password")
+    if not isinstance(password, str):
+        return url
+    return url.difference_update_query(["password"]).set(password=password)
 
 
 def parse_database_url(url: str | URL) -> URL:
     """Parse and check a database URL: it must use one of the supported async drivers.
 
     Raises ``DatabaseURLError`` (naming ``HEROES_DATABASE_URL`` and the accepted forms, with any
-    password masked) for a malformed URL or an unsupported driver.
+    password masked) for a malformed URL or an unsupported driver. A server URL's ``?password=`` is
+    returned as the URL's password (what the drivers do with it), so that every display of the URL hides it.
     """
-    text = url.render_as_string(hide_password=True) if isinstance(url, URL) else url.strip()
+    text = display_url(url) if isinstance(url, URL) else url.strip()
     if isinstance(url, URL):
         parsed = url
     else:
@@ -89,9 +126,14 @@ def parse_database_url(url: str | URL) -> URL:
         raise _invalid(text, f"uses the unsupported database {backend!r}")
     if parsed.drivername != expected:
         raise _invalid(text, f"uses the driver {parsed.drivername!r}; with {backend} use {expected!r}")
-    if backend != "sqlite" and not parsed.database:
+    if backend == "sqlite":
+        return parsed
+    if not parsed.database:
         raise _invalid(text, "names no database")
-    return parsed
+    if "@" in (parsed.host or ""):
+        # "user:pass@word@host" parses with the host "word@host", which would show part of the password.
+        raise _invalid(text, "has an '@' in its host name; write an '@' in the password as %40")
+    return _password_out_of_query(parsed)
 
 
 def database_url() -> URL:

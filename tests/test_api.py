@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
+import pymysql
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib import crud
 from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import get_session
+from heroes_lib.api.errors import is_database_unavailable
 from heroes_lib.api.lifespan import StartupError
 from heroes_lib.db import make_engine, make_sessionmaker, table_names
 from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
@@ -76,14 +82,17 @@ async def test_an_engine_passed_in_is_used_and_left_to_its_owner(api_app: FastAP
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "shown"),
     [
-        f"postgresql+asyncpg://hero:{SECRET}@127.0.0.1:{{port}}/heroes",
-        f"mysql+aiomysql://hero:{SECRET}@127.0.0.1:{{port}}/heroes",
-        f"mysql+pymysql://hero:{SECRET}@127.0.0.1/heroes",
+        (f"postgresql+asyncpg://hero:{SECRET}@127.0.0.1:{{port}}/heroes", "hero:***@127.0.0.1"),
+        (f"mysql+aiomysql://hero:{SECRET}@127.0.0.1:{{port}}/heroes", "hero:***@127.0.0.1"),
+        (f"mysql+pymysql://hero:{SECRET}@127.0.0.1/heroes", "hero:***@127.0.0.1"),
+        (f"postgresql+asyncpg://hero@127.0.0.1:{{port}}/heroes?password={SECRET}", "hero:***@127.0.0.1"),
+        (f"mysql+aiomysql://hero@127.0.0.1:{{port}}/heroes?password={SECRET}", "hero:***@127.0.0.1"),
+        ("sqlite+aiosqlite:////proc/heroes-cannot-be-here/x.db", "folder '/proc/heroes-cannot-be-here'"),
     ],
 )
-async def test_startup_fails_fast_with_one_line_and_no_password(url: str) -> None:
+async def test_startup_fails_fast_with_one_line_and_no_password(url: str, shown: str) -> None:
     app = create_app(url.format(port=free_port()))
     started = time.monotonic()
     with pytest.raises(StartupError) as raised:
@@ -91,7 +100,7 @@ async def test_startup_fails_fast_with_one_line_and_no_password(url: str) -> Non
             pass  # pragma: no cover
     assert time.monotonic() - started < 10
     message = str(raised.value)
-    assert "\n" not in message and SECRET not in message and "hero:***@127.0.0.1" in message
+    assert "\n" not in message and SECRET not in message and shown in message
     assert not hasattr(app.state, "sessionmaker")
 
 
@@ -196,7 +205,17 @@ INVALID_REQUESTS = {
     "age beyond INTEGER": ("POST", "/heroes/", _json({**HERO, "age": 2**31})),
     "age not a number": ("POST", "/heroes/", _json({**HERO, "age": "old"})),
     "age a fraction": ("POST", "/heroes/", _json({**HERO, "age": 1.5})),
-    "team_id beyond INTEGER": ("POST", "/heroes/", _json({**HERO, "team_id": 2**63})),
+    # Python's JSON parser reads these (1e400 as infinity); JSON cannot write them back in the 422 body.
+    "age 1e400": ("POST", "/heroes/", _raw(b'{"name":"a","secret_name":"b","age":1e400}')),
+    "age -1e400": ("POST", "/heroes/", _raw(b'{"name":"a","secret_name":"b","age":-1e400}')),
+    "age NaN": ("POST", "/heroes/", _raw(b'{"name":"a","secret_name":"b","age":NaN}')),
+    "age Infinity": ("POST", "/heroes/", _raw(b'{"name":"a","secret_name":"b","age":Infinity}')),
+    "team_id -Infinity": ("POST", "/heroes/", _raw(b'{"name":"a","secret_name":"b","team_id":-Infinity}')),
+    "team_id NaN": ("POST", "/heroes/", _raw(b'{"name":"a","secret_name":"b","team_id":NaN}')),
+    "name NaN": ("POST", "/heroes/", _raw(b'{"name":NaN,"secret_name":"b"}')),
+    "body NaN": ("POST", "/heroes/", _raw(b"NaN")),
+    "body Infinity": ("POST", "/teams/", _raw(b"Infinity")),
+    "team name Infinity": ("POST", "/teams/", _raw(b'{"name":Infinity,"headquarters":"x"}')),
     "team_id not a number": ("POST", "/heroes/", _json({**HERO, "team_id": "one"})),
     "NUL in name": ("POST", "/heroes/", _json({**HERO, "name": "nul\x00"})),
     "lone surrogate": ("POST", "/heroes/", _raw(b'{"name": "\\ud800", "secret_name": "y"}')),
@@ -214,13 +233,18 @@ INVALID_REQUESTS = {
     "PATCH name null": ("PATCH", "/heroes/{hero}", _json({"name": None})),
     "PATCH secret name null": ("PATCH", "/heroes/{hero}", _json({"secret_name": None})),
     "PATCH negative age": ("PATCH", "/heroes/{hero}", _json({"age": -5})),
-    "PATCH team_id beyond INTEGER": ("PATCH", "/heroes/{hero}", _json({"team_id": -(2**63)})),
+    "PATCH age NaN": ("PATCH", "/heroes/{hero}", _raw(b'{"age":NaN}')),
+    "PATCH age 1e400": ("PATCH", "/heroes/{hero}", _raw(b'{"age":1e400}')),
+    "PATCH team_id Infinity": ("PATCH", "/heroes/{hero}", _raw(b'{"team_id":Infinity}')),
+    "PATCH body NaN": ("PATCH", "/heroes/{hero}", _raw(b"NaN")),
     "PATCH team name empty": ("PATCH", "/teams/{team}", _json({"name": ""})),
     "PATCH headquarters null": ("PATCH", "/teams/{team}", _json({"headquarters": None})),
+    "PATCH headquarters -Infinity": ("PATCH", "/teams/{team}", _raw(b'{"headquarters":-Infinity}')),
     # query and path parameters
     "limit 0": ("GET", "/heroes/?limit=0", {}),
     "limit 101": ("GET", "/heroes/?limit=101", {}),
     "limit huge": ("GET", "/teams/?limit=99999999999999999999", {}),
+    "limit NaN": ("GET", "/teams/?limit=NaN", {}),
     "offset negative": ("GET", "/heroes/?offset=-1", {}),
     "offset beyond INTEGER": ("GET", f"/heroes/?offset={2**63}", {}),
     "offset not a number": ("GET", "/teams/?offset=abc", {}),
@@ -240,8 +264,27 @@ async def test_invalid_requests_are_4xx_and_change_nothing(
     # FastAPI answers 400 for a body it cannot decode as text, 422 for anything it can read but refuses.
     expected = 400 if b"\xff" in request_options.get("content", b"") else 422
     assert response.status_code == expected, response.text
-    assert "detail" in response.json()
+    assert "detail" in strict_json(response)
     assert await snapshot(api_app) == before
+
+
+def strict_json(response: httpx.Response) -> Any:
+    """The body parsed as standard JSON, which has no NaN or Infinity (Python's parser would accept them)."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant} in {response.text}")
+
+    return json.loads(response.text, parse_constant=refuse)
+
+
+async def test_a_number_too_large_for_a_float_is_422_saying_so(client: httpx.AsyncClient) -> None:
+    response = await client.post("/heroes/", **_raw(b'{"name":"a","secret_name":"b","age":1e400}'))
+    assert response.status_code == 422, response.text
+    (problem,) = strict_json(response)["detail"]
+    assert problem["loc"] == ["body", "age"] and problem["msg"] == "Input should be a finite number"
+    assert problem["input"] == "Infinity"
+    nan = await client.post("/heroes/", **_raw(b"NaN"))
+    assert nan.status_code == 422 and strict_json(nan)["detail"][0]["input"] == "NaN"
 
 
 CONFLICTS = {
@@ -250,6 +293,13 @@ CONFLICTS = {
     "negative team_id": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": -1}),
     "PATCH to unknown team_id": ("PATCH", "/heroes/{hero}", {"team_id": MAX_INTEGER, "age": 99}),
     "PATCH to a taken name": ("PATCH", "/teams/{other}", {"name": "Preventers", "headquarters": "Moved"}),
+    # As with path ids, any integer is a team_id: one outside the INTEGER range names no team either.
+    "team_id beyond INTEGER": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": 99999999999}),
+    "team_id 2**63": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": 2**63}),
+    "team_id -2**31": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": -(2**31)}),
+    "team_id below INTEGER": ("POST", "/heroes/", {"name": "Lost", "secret_name": "x", "team_id": -(2**31) - 1}),
+    "PATCH team_id beyond INTEGER": ("PATCH", "/heroes/{hero}", {"team_id": 99999999999}),
+    "PATCH team_id -2**63": ("PATCH", "/heroes/{hero}", {"team_id": -(2**63), "age": 5}),
 }
 
 
@@ -265,6 +315,8 @@ async def test_conflicts_are_409_and_change_nothing(
     assert response.status_code == 409, response.text
     detail = response.json()["detail"]
     assert detail.startswith(("team_id", "a team named")) and "INSERT" not in detail and "UPDATE" not in detail
+    if "team_id" in body:
+        assert detail == f"team_id {body['team_id']} does not name an existing team"
     assert await snapshot(api_app) == before
 
 
@@ -390,6 +442,101 @@ async def test_an_unreachable_database_is_503_without_details(
         assert SECRET not in response.text and "127.0.0.1" not in response.text
 
 
+# The forms a database outage takes, driver by driver (built as SQLAlchemy builds them), and errors that are not one.
+
+
+def asyncpg_form(error: Exception) -> Exception:
+    """``error`` as SQLAlchemy raises it: asyncpg's exception translated by its adapter, then wrapped."""
+    dbapi = AsyncAdapt_asyncpg_dbapi(asyncpg)
+    try:
+        AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
+    except dbapi.Error as adapted:
+        return sa_exc.DBAPIError.instance(None, None, adapted, dbapi.Error)
+    raise AssertionError("not translated")  # pragma: no cover
+
+
+def pymysql_form(error: pymysql.err.Error) -> Exception:
+    return sa_exc.DBAPIError.instance("SELECT 1", {}, error, pymysql.err.Error)
+
+
+def sqlite_form(error: sqlite3.Error) -> Exception:
+    return sa_exc.DBAPIError.instance("SELECT 1", {}, error, sqlite3.Error)
+
+
+DATABASE_UNAVAILABLE = {
+    "asyncpg starting up (57P03)": asyncpg_form(asyncpg.CannotConnectNowError("the database system is starting up")),
+    "asyncpg shutting down (57P03)": asyncpg_form(
+        asyncpg.CannotConnectNowError("the database system is shutting down")
+    ),
+    "asyncpg admin shutdown (57P01)": asyncpg_form(asyncpg.AdminShutdownError("terminating connection")),
+    "asyncpg crash shutdown (57P02)": asyncpg_form(asyncpg.CrashShutdownError("terminating connection")),
+    "asyncpg too many connections (53300)": asyncpg_form(asyncpg.TooManyConnectionsError("sorry, too many clients")),
+    "asyncpg connection failure (08006)": asyncpg_form(asyncpg.ConnectionFailureError("connection failure")),
+    "asyncpg connection gone (08003)": asyncpg_form(asyncpg.ConnectionDoesNotExistError("connection was closed")),
+    "asyncpg protocol violation (08P01)": asyncpg_form(asyncpg.ProtocolViolationError("protocol violation")),
+    "asyncpg unwrapped (57P03)": asyncpg.CannotConnectNowError("the database system is starting up"),
+    "asyncpg interface error": asyncpg_form(asyncpg.InterfaceError("connection is closed")),
+    "asyncpg refused": ConnectionRefusedError(111, "Connect call failed"),
+    "aiomysql refused (2003)": pymysql_form(pymysql.err.OperationalError(2003, "Can't connect to MySQL server")),
+    "aiomysql server shutdown (1053)": pymysql_form(pymysql.err.OperationalError(1053, "Server shutdown in progress")),
+    "aiomysql lost (2013)": pymysql_form(pymysql.err.OperationalError(2013, "Lost connection to MySQL server")),
+    "aiomysql closed": pymysql_form(pymysql.err.InterfaceError(0, "")),
+    "aiosqlite cannot open": sqlite_form(sqlite3.OperationalError("unable to open database file")),
+    "connection lost mid-request": sa_exc.DBAPIError.instance(
+        "SELECT 1", {}, sqlite3.DatabaseError("x"), sqlite3.Error, connection_invalidated=True
+    ),
+    "pool exhausted": sa_exc.TimeoutError("QueuePool limit reached"),
+    "connect timeout": TimeoutError(),
+}
+NOT_DATABASE_UNAVAILABLE = {
+    "asyncpg unique violation": asyncpg_form(asyncpg.UniqueViolationError("duplicate key value")),
+    "asyncpg statement timeout (57014)": asyncpg_form(asyncpg.QueryCanceledError("canceling statement")),
+    "asyncpg serialization failure (40001)": asyncpg_form(asyncpg.SerializationError("could not serialize")),
+    "asyncpg out of range (22003)": asyncpg_form(asyncpg.NumericValueOutOfRangeError("out of range")),
+    "asyncpg syntax error": asyncpg_form(asyncpg.PostgresSyntaxError("syntax error")),
+    "aiomysql syntax error (1064)": pymysql_form(pymysql.err.ProgrammingError(1064, "You have an error")),
+    "aiomysql duplicate (1062)": pymysql_form(pymysql.err.IntegrityError(1062, "Duplicate entry")),
+    "aiosqlite unique": sqlite_form(sqlite3.IntegrityError("UNIQUE constraint failed")),
+    "a bug": ZeroDivisionError(),
+}
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize("error", DATABASE_UNAVAILABLE.values(), ids=DATABASE_UNAVAILABLE)
+def test_outages_are_recognised_in_every_driver_form(error: Exception) -> None:
+    assert is_database_unavailable(error)
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize("error", NOT_DATABASE_UNAVAILABLE.values(), ids=NOT_DATABASE_UNAVAILABLE)
+def test_errors_of_a_statement_are_not_outages(error: Exception) -> None:
+    assert not is_database_unavailable(error)
+
+
+def test_the_asyncpg_forms_are_what_sqlalchemy_raises() -> None:
+    # A server starting up is a plain DBAPIError, whose adapter keeps the SQLSTATE: the case the classifier reads.
+    starting = DATABASE_UNAVAILABLE["asyncpg starting up (57P03)"]
+    assert type(starting) is sa_exc.DBAPIError and not starting.connection_invalidated
+    assert starting.orig.sqlstate == "57P03" and isinstance(starting.orig.__cause__, asyncpg.CannotConnectNowError)
+
+
+async def test_a_server_that_cannot_take_connections_now_is_503(api_app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def starting_up() -> AsyncIterator[AsyncSession]:
+        raise asyncpg_form(asyncpg.CannotConnectNowError("the database system is starting up"))
+        yield  # pragma: no cover
+
+    api_app.dependency_overrides[get_session] = starting_up
+    try:
+        responses = [
+            await client.get("/heroes/"),
+            await client.post("/teams/", json={"name": "T", "headquarters": "H"}),
+        ]
+    finally:
+        api_app.dependency_overrides.clear()
+    for response in responses:
+        assert response.status_code == 503 and response.json() == {"detail": "Database unavailable"}
+
+
 async def test_a_bug_is_a_generic_500_without_details(api_app: FastAPI) -> None:
     async def buggy() -> AsyncIterator[AsyncSession]:
         raise ZeroDivisionError(f"SELECT * FROM hero WHERE password = '{SECRET}'")
@@ -417,3 +564,15 @@ async def test_openapi_docs_are_served_with_the_read_models(client: httpx.AsyncC
         schema["components"]["schemas"]
     )
     assert not {"Hero", "Team"} & set(schema["components"]["schemas"])  # no table model in a response
+
+
+async def test_openapi_describes_every_model_the_api_reads_or_writes(client: httpx.AsyncClient) -> None:
+    components = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    api_models = {
+        "HeroCreate", "HeroPublic", "HeroUpdate", "HeroPublicWithTeam",
+        "TeamCreate", "TeamPublic", "TeamUpdate", "TeamPublicWithHeroes",
+    }  # fmt: skip
+    assert api_models <= set(components)
+    descriptions = {name: components[name].get("description", "") for name in api_models}
+    assert all(descriptions.values()), descriptions
+    assert len(set(descriptions.values())) == len(api_models)  # each its own, none inherited

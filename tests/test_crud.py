@@ -190,3 +190,93 @@ async def test_ids_outside_the_integer_range_find_nothing_without_an_error(sessi
         assert await crud.get_team_with_heroes(session, row_id) is None
         assert await crud.update_team(session, row_id, TeamUpdate(name="x")) is None
         assert await crud.delete_team(session, row_id) is False
+
+
+# Ids and team_ids of any size (the API accepts any integer, as SQLModel's tutorial does)
+
+OUTSIDE_INTEGER = [2**31, -(2**31) - 1, 99999999999, 2**63, -(2**63)]
+
+
+def writes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+
+
+@pytest.mark.parametrize("team_id", OUTSIDE_INTEGER, ids=str)
+async def test_a_team_id_outside_the_integer_range_is_a_conflict_and_is_not_sent(
+    session: AsyncSession, engine: AsyncEngine, team_id: int
+) -> None:
+    # asyncpg refuses to send such a number at all (an error, not a refusal by the database), so crud answers
+    # as the foreign key would, without a statement.
+    message = f"team_id {team_id} does not name an existing team"
+    hero = await crud.create_hero(session, HeroCreate(name="Found", secret_name="y"))
+    hero_id = hero.id
+    assert hero_id is not None
+    with count_statements(engine) as counter:
+        with pytest.raises(ConflictError, match=f"^{message}$"):
+            await crud.create_hero(session, HeroCreate(name="Lost", secret_name="x", team_id=team_id))
+        with pytest.raises(ConflictError, match=f"^{message}$"):
+            await crud.update_hero(session, hero_id, HeroUpdate(team_id=team_id, age=5))
+        with pytest.raises(ConflictError, match=f"^{message}; no hero was inserted$"):
+            await crud.create_heroes_bulk(session, [HeroCreate(name="Lost", secret_name="x", team_id=team_id)])
+        with pytest.raises(ConflictError, match=f"^{message}$"):
+            await crud.update_hero_if_unchanged(session, hero_id, {"age": None}, HeroUpdate(team_id=team_id))
+    assert writes(counter.statements) == []
+    assert await count_rows(session, Hero) == 1
+    reloaded = await crud.get_hero(session, hero_id)
+    assert reloaded is not None and (reloaded.team_id, reloaded.age) == (None, None)
+
+
+async def test_the_integer_range_limits_are_team_ids_like_any_other(session: AsyncSession) -> None:
+    for team_id in (2**31 - 1, -(2**31)):  # storable: sent, and refused by the foreign key
+        with pytest.raises(ConflictError, match=f"^team_id {team_id} does not name an existing team$"):
+            await crud.create_hero(session, HeroCreate(name="Edge", secret_name="x", team_id=team_id))
+
+
+# Conflict messages say which rule the change broke (validation bypassed with model_construct to reach the others)
+
+
+async def test_a_check_constraint_is_not_reported_as_an_unknown_team(session: AsyncSession) -> None:
+    hero = await crud.create_hero(session, HeroCreate(name="Checked", secret_name="y"))
+    hero_id = hero.id
+    assert hero_id is not None
+    negative_age = HeroUpdate.model_construct(_fields_set={"age"}, age=-5)
+    with pytest.raises(ConflictError) as raised:
+        await crud.update_hero(session, hero_id, negative_age)
+    assert (
+        str(raised.value) == "a value breaks a rule of the table (a CHECK constraint: an empty name or a negative age)"
+    )
+    with pytest.raises(ConflictError, match="CHECK constraint") as raised:
+        await crud.update_hero_if_unchanged(session, hero_id, {"age": None}, negative_age)
+    assert "team_id" not in str(raised.value)
+
+
+async def test_a_check_constraint_is_not_reported_as_a_taken_name(session: AsyncSession) -> None:
+    team = await make_team(session, "Named")
+    team_id = team.id
+    assert team_id is not None
+    with pytest.raises(ConflictError) as raised:
+        await crud.update_team(session, team_id, TeamUpdate.model_construct(_fields_set={"name"}, name=""))
+    assert str(raised.value).startswith("a value breaks a rule of the table (a CHECK constraint")
+    assert "already exists" not in str(raised.value)
+
+
+async def test_bulk_create_says_which_rule_a_row_broke(session: AsyncSession) -> None:
+    unknown_team = [HeroCreate(name="Lost", secret_name="x", team_id=424242)]
+    with pytest.raises(ConflictError) as raised:
+        await crud.create_heroes_bulk(session, unknown_team)
+    assert str(raised.value) == "a hero names a team_id that does not exist; no hero was inserted"
+    empty_name = [HeroCreate(name="Fine", secret_name="x"), HeroCreate.model_construct(name="", secret_name="x")]
+    with pytest.raises(ConflictError) as raised:
+        await crud.create_heroes_bulk(session, empty_name)
+    assert str(raised.value).startswith("a value breaks a rule of the table (a CHECK constraint")
+    assert str(raised.value).endswith("; no hero was inserted") and "team_id" not in str(raised.value)
+    assert await count_rows(session, Hero) == 0
+
+
+async def test_the_expected_conflicts_keep_their_messages(session: AsyncSession) -> None:
+    # The messages lessons 03 and 05 show.
+    await make_team(session, "Preventers")
+    with pytest.raises(ConflictError, match=r"^a team named 'Preventers' already exists$"):
+        await make_team(session, "Preventers")
+    with pytest.raises(ConflictError, match=r"^team_id 999 does not name an existing team$"):
+        await crud.create_hero(session, HeroCreate(name="Lost", secret_name="x", team_id=999))

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 from sqlmodel import select
@@ -27,6 +28,7 @@ from heroes_lib.db import (
     make_sessionmaker,
     reset_schema,
     table_names,
+    violated_constraint,
 )
 from heroes_lib.models import Hero, Team
 from heroes_lib.settings import DatabaseURLError, database_url, parse_database_url
@@ -64,6 +66,48 @@ async def test_make_engine_rejects_bad_urls_before_connecting() -> None:
         make_engine(f"postgresql://u:{SECRET}@h/db")
 
 
+class _ConnectAttempted(Exception):
+    pass
+
+
+async def connect_arguments(engine: AsyncEngine) -> dict[str, object]:
+    """The keyword arguments ``engine`` passes to its driver's ``connect`` (caught before it is called)."""
+    seen: dict[str, object] = {}
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _capture(_dialect: object, _record: object, _args: object, kwargs: dict[str, object]) -> None:
+        seen.update(kwargs)
+        raise _ConnectAttempted
+
+    with pytest.raises(_ConnectAttempted):
+        async with engine.connect():
+            pass  # pragma: no cover
+    return seen
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize(
+    ("url", "defaults"),
+    [
+        ("postgresql+asyncpg://u@h/db", {"timeout": db.CONNECT_TIMEOUT}),
+        ("mysql+aiomysql://u@h/db", {"connect_timeout": db.CONNECT_TIMEOUT, "charset": "utf8mb4"}),
+        ("sqlite+aiosqlite:///{tmp}/x.db", {"timeout": db.SQLITE_BUSY_TIMEOUT}),
+    ],
+)
+async def test_connect_args_are_merged_with_the_defaults(tmp_path: Path, url: str, defaults: dict[str, int]) -> None:
+    url = url.format(tmp=tmp_path)
+    added = make_engine(url, connect_args={"ssl": False})
+    first_default = next(iter(defaults))
+    overriding = make_engine(url, connect_args={first_default: 1})
+    try:
+        assert (await connect_arguments(added)).items() >= {**defaults, "ssl": False}.items()
+        # The caller's value wins; the other defaults stay.
+        assert (await connect_arguments(overriding)).items() >= {**defaults, first_default: 1}.items()
+    finally:
+        await added.dispose()
+        await overriding.dispose()
+
+
 @pytest.mark.no_database
 async def test_make_engine_accepts_overrides_and_null_pool() -> None:
     engine = make_engine("postgresql+asyncpg://u@127.0.0.1/db", poolclass=NullPool, echo=True)
@@ -85,6 +129,21 @@ async def test_sqlite_file_engine_turns_on_foreign_keys_wal_and_busy_timeout(tmp
         assert (tmp_path / "sub" / "x.db").exists()  # the folder was created
     finally:
         await engine.dispose()
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize("folder", ["/proc/heroes-cannot-be-here", "{tmp}/a-file/sub"])
+def test_a_sqlite_folder_that_cannot_be_created_is_a_clear_url_error(tmp_path: Path, folder: str) -> None:
+    # /proc refuses new folders even to root; a folder inside a plain file cannot exist either.
+    (tmp_path / "a-file").write_text("")
+    folder = folder.format(tmp=tmp_path)
+    url = f"sqlite+aiosqlite:///{folder}/x.db"
+    with pytest.raises(DatabaseURLError) as raised:
+        make_engine(url)
+    message = str(raised.value)
+    assert message.startswith(f"HEROES_DATABASE_URL={url!r} names a SQLite file in the folder {folder!r}, ")
+    assert "which cannot be created (" in message and "\n" not in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
 @pytest.mark.no_database
@@ -219,12 +278,18 @@ async def test_lazy_load_outside_the_bridge_is_recognised(engine: AsyncEngine) -
     await reset_schema(engine)
 
 
+@pytest.mark.no_database
+async def test_create_database_refuses_sqlite(tmp_path: Path) -> None:
+    url = make_url(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(ValueError, match="SQLite has no server"):
+        await db.create_database(url, "never_made")
+    with pytest.raises(ValueError, match="SQLite has no server"):
+        await db.drop_database(url, "never_made")
+
+
+@pytest.mark.skipif(database_url().get_backend_name() == "sqlite", reason="SQLite has no server to create databases on")
 async def test_create_database_makes_an_empty_database_beside_the_configured_one_and_drop_removes_it() -> None:
     configured = database_url()
-    if configured.get_backend_name() == "sqlite":
-        with pytest.raises(ValueError, match="SQLite has no server"):
-            await db.create_database(configured, "never_made")
-        return
     name = f"{configured.database}_created_{os.getpid()}"
     created = await db.create_database(configured, name)
     assert created.database == name and created.host == configured.host
@@ -241,3 +306,42 @@ async def test_create_database_makes_an_empty_database_beside_the_configured_one
             await db.check_connection(gone, timeout=5)
     finally:
         await gone.dispose()
+
+
+async def test_violated_constraint_names_the_kind_on_every_backend(engine: AsyncEngine, session: AsyncSession) -> None:
+    # Table models skip validation, so each row below reaches the database and breaks one kind of constraint.
+    team = Team(name="Taken", headquarters="HQ")
+    session.add(team)
+    await session.flush()
+    refused = {
+        "foreign key": Hero(name="Orphan", secret_name="x", team_id=987654),
+        "unique": Team(name="Taken", headquarters="Elsewhere"),
+        "check": Hero(name="", secret_name="x"),
+        "not null": Hero(name=None, secret_name="x"),  # type: ignore[arg-type]
+    }
+    for kind, row in refused.items():
+        savepoint = await session.begin_nested()
+        session.add(row)
+        with pytest.raises(IntegrityError) as raised:
+            await session.flush()
+        await savepoint.rollback()
+        assert violated_constraint(raised.value) == kind, f"{engine.url.get_backend_name()}: {raised.value.orig!r}"
+
+
+async def test_a_failure_to_connect_is_flagged_as_a_lost_connection(tmp_path: Path) -> None:
+    # The same server (or a SQLite file that cannot be opened), a database that does not exist: the driver's
+    # error says so in its own terms (asyncpg: a plain DBAPIError); the engine flags it as connection trouble.
+    configured = database_url()
+    if configured.get_backend_name() == "sqlite":
+        (tmp_path / "a-folder.db").mkdir()
+        missing = configured.set(database=str(tmp_path / "a-folder.db"))
+    else:
+        missing = configured.set(database=f"{configured.database}_missing_{os.getpid()}")
+    engine = make_engine(missing, poolclass=NullPool)
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            async with engine.connect():
+                pass  # pragma: no cover
+    finally:
+        await engine.dispose()
+    assert raised.value.connection_invalidated, repr(raised.value)

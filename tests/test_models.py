@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import tomllib
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint
+from sqlmodel import SQLModel
 
+import heroes_lib
 from heroes_lib.models import (
     MAX_INTEGER,
     NAME_MAX_LENGTH,
@@ -14,6 +20,8 @@ from heroes_lib.models import (
     HeroPublic,
     HeroPublicWithTeam,
     HeroUpdate,
+    PowerCreate,
+    PowerPublic,
     Team,
     TeamCreate,
     TeamPublic,
@@ -109,12 +117,39 @@ def test_relationships_point_both_ways() -> None:
         (HeroUpdate, {"secret_name": "\x00"}),
         (TeamCreate, {"name": "T", "headquarters": "H\x00"}),
         (HeroCreate, {"name": "a", "secret_name": "s", "age": MAX_INTEGER + 1}),
-        (HeroCreate, {"name": "a", "secret_name": "s", "team_id": MAX_INTEGER + 1}),
-        (HeroUpdate, {"team_id": 2**63}),
-        (HeroUpdate, {"team_id": -(2**40)}),
+        (HeroUpdate, {"age": 2**63}),
         (HeroCreate, {"name": "lone \ud800 surrogate", "secret_name": "s"}),
     ],
 )
 def test_values_no_backend_can_store_are_refused(model: type, fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         model.model_validate(fields)
+
+
+@pytest.mark.parametrize("team_id", [MAX_INTEGER + 1, -(2**31), 2**63, -(2**63), 10**30])
+def test_any_integer_is_a_team_id(team_id: int) -> None:
+    # As with path ids: one outside the INTEGER range names no team, which crud answers with a conflict (409).
+    assert HeroCreate(name="a", secret_name="s", team_id=team_id).team_id == team_id
+    assert HeroUpdate(team_id=team_id).team_id == team_id
+
+
+API_MODELS = (
+    HeroCreate, HeroPublic, HeroUpdate, HeroPublicWithTeam,
+    TeamCreate, TeamPublic, TeamUpdate, TeamPublicWithHeroes,
+    PowerCreate, PowerPublic,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("model", API_MODELS, ids=lambda model: model.__name__)
+def test_api_models_describe_themselves(model: type[SQLModel]) -> None:
+    # The class docstring is the model's description in the OpenAPI schema; pydantic ignores an inherited one.
+    assert "__doc__" in vars(model) and model.__doc__
+    assert model.model_json_schema()["description"] == inspect.cleandoc(model.__doc__)
+
+
+def test_heroes_lib_declares_its_type_hints() -> None:
+    # PEP 561: the marker tells type checkers to read heroes_lib's annotations; setuptools installs it.
+    assert (Path(heroes_lib.__file__).parent / "py.typed").is_file()
+    root = Path(heroes_lib.__file__).resolve().parent.parent
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in package_data["heroes_lib"]

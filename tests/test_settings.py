@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,12 @@ def test_accepts_the_three_async_drivers(url: str) -> None:
         (f"postgresql+asyncpg://u:{SECRET}@h", "names no database"),
         ("not a url", "is not a valid database URL"),
         (f"postgresql+asyncpg://u:{SECRET}@h:port/db", "is not a valid database URL"),
+        # Malformed, with a password that a pattern stopping at a space or at the first "@" would show in part.
+        ("postgresql+asyncpg://hero:s3cr3t pa55@h:x/db", "is not a valid database URL"),
+        ("postgresql+asyncpg://hero:s3cr3t@pa55 x@h:x/db", "is not a valid database URL"),
+        ("postgresql+asyncpg://u:s3cr3t@pa55@h/db", "write an '@' in the password as %40"),
+        (f"mysql+pymysql://u:{SECRET}@h/db?password={SECRET}", "with mysql use 'mysql+aiomysql'"),
+        (f"postgresql://u@h/db?charset=utf8&password={SECRET}", "with postgresql use 'postgresql+asyncpg'"),
         ("   ", "is empty"),
     ],
 )
@@ -64,7 +72,8 @@ def test_rejects_bad_urls_with_one_clear_error(url: str, problem: str) -> None:
     assert problem in message
     for form in ACCEPTED_FORMS:
         assert form in message
-    assert SECRET not in message
+    for part in ("s3cr3t", "pa55"):
+        assert part not in message
     # No driver or parser traceback chained to it.
     assert raised.value.__cause__ is None
     assert raised.value.__context__ is None or raised.value.__suppress_context__
@@ -109,6 +118,91 @@ def test_display_url_masks_the_password() -> None:
     assert display_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+asyncpg://hero@h/db?password={SECRET}",
+        f"mysql+aiomysql://hero@h/db?charset=utf8mb4&password={SECRET}",
+    ],
+)
+def test_a_password_in_the_query_is_accepted_and_never_shown(url: str) -> None:
+    # asyncpg and aiomysql both use ?password=; heroes_lib keeps it as the URL's password, which every display hides.
+    parsed = parse_database_url(url)
+    assert parsed.password == SECRET and "password" not in parsed.query
+    assert parsed.render_as_string(hide_password=False).startswith(f"{parsed.drivername}://hero:{SECRET}@h/db")
+    for shown in (repr(parsed), str(parsed), display_url(parsed), display_url(url), display_url(make_url(url))):
+        assert SECRET not in shown, shown
+    assert display_url(make_url(url)).endswith("password=***")
+    assert display_url(url).endswith("password=***")
+
+
+def test_a_password_with_an_at_sign_must_be_escaped() -> None:
+    assert parse_database_url("postgresql+asyncpg://u:Hunter%402pw@h/db").password == "Hunter@2pw"
+    with pytest.raises(DatabaseURLError, match="%40") as raised:
+        parse_database_url("postgresql+asyncpg://u:Hunter@2pw@h/db")
+    assert "Hunter" not in str(raised.value) and "2pw" not in str(raised.value)
+    assert "postgresql+asyncpg://u:***@h/db" in str(raised.value)
+
+
 def test_mask_password_in_free_text() -> None:
     text = f"failed: mysql+aiomysql://root:{SECRET}@h/db and postgresql+asyncpg://u@h/db"
     assert mask_password(text) == "failed: mysql+aiomysql://root:***@h/db and postgresql+asyncpg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # An unescaped "@" in the password: masked up to the URL's last "@".
+        ("at postgresql+asyncpg://u:Hunter@2pw@h/db now", "at postgresql+asyncpg://u:***@h/db now"),
+        ("'mysql+aiomysql://u:a@b@c@h:3306/db'", "'mysql+aiomysql://u:***@h:3306/db'"),
+        # A password in the query string.
+        (
+            "url postgresql+asyncpg://u@h/db?password=Hunter2pw failed",
+            "url postgresql+asyncpg://u@h/db?password=*** failed",
+        ),
+        (
+            "mysql+aiomysql://u@h/db?password=Hunter2pw&charset=utf8mb4",
+            "mysql+aiomysql://u@h/db?password=***&charset=utf8mb4",
+        ),
+        ("postgresql+asyncpg://u:Hunter2pw@h/db?password=Hunter2pw", "postgresql+asyncpg://u:***@h/db?password=***"),
+        # No password: unchanged.
+        ("postgresql+asyncpg://u@h:5432/db?sslmode=x", "postgresql+asyncpg://u@h:5432/db?sslmode=x"),
+        ("sqlite+aiosqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+    ],
+)
+def test_mask_password_in_free_text_finds_every_form(text: str, masked: str) -> None:
+    assert mask_password(text) == masked
+    assert "Hunter" not in mask_password(text) and "2pw" not in mask_password(text)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://hero:Hunter2 pw@h:x/db",
+        "postgresql+asyncpg://hero:Hunter@2 pw@h/db",
+        "postgresql+asyncpg://hero@h/db?password=Hunter2 pw#x&sslmode=disable",
+    ],
+)
+def test_display_url_of_a_single_url_masks_the_whole_password(url: str) -> None:
+    # One URL, valid or not: everything between "user:" and the last "@" (and a password= value) is masked.
+    shown = display_url(url)
+    assert "Hunter" not in shown and "2pw" not in shown and " pw" not in shown
+    assert shown.startswith("postgresql+asyncpg://hero") and "***" in shown
+
+
+def test_a_bad_url_stops_pytest_with_one_clear_message() -> None:
+    # conftest.py reads HEROES_DATABASE_URL when pytest starts: a mistake there is a usage error, not a traceback.
+    env = {**os.environ, DATABASE_URL_ENV: f"postgresql://hero:{SECRET}@h/db"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "tests/test_settings.py", "-k", "none"],
+        cwd=Path(settings.__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR, output
+    assert f"ERROR: {DATABASE_URL_ENV}='postgresql://hero:***@h/db' uses the driver 'postgresql'" in output
+    assert "INTERNALERROR" not in output and "Traceback" not in output and SECRET not in output

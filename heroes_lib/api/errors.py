@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -40,6 +42,19 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     TimeoutError,  # connect timeout
 )
 
+#: SQLSTATEs of a server that cannot serve a session now (besides class 08, connection exceptions). asyncpg raises
+#: them as its own classes, which SQLAlchemy wraps as a plain ``DBAPIError``.
+UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "53300",  # too_many_connections
+        "57P01",  # admin_shutdown: the server is stopping
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now: starting up, shutting down or in recovery
+        "57P04",  # database_dropped
+        "57P05",  # idle_session_timeout
+    }
+)
+
 
 class ErrorMessage(BaseModel):
     """The body of every error response except 422: ``{"detail": "..."}``."""
@@ -61,14 +76,28 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-class EchoSafeJSONResponse(JSONResponse):
-    """A JSON response that can echo any text a client sent, even a lone surrogate (``"\\ud800"``).
+def _finite(value: Any) -> Any:
+    # JSON has no NaN or infinity: shown as the text a client would have sent (1e400 is read as infinity).
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
-    JSON may escape one, but UTF-8 cannot encode it: FastAPI's own 422 response, which quotes the invalid
-    input, would then fail to render and become a 500. Escaping the body to ASCII keeps the same JSON.
+
+class EchoSafeJSONResponse(JSONResponse):
+    """A JSON response that can echo any value a client sent, even a lone surrogate (``"\\ud800"``) or ``NaN``.
+
+    JSON may escape a lone surrogate, but UTF-8 cannot encode it: FastAPI's own 422 response, which quotes the
+    invalid input, would then fail to render and become a 500. Escaping the body to ASCII keeps the same JSON.
+    Python's JSON parser accepts ``NaN``, ``Infinity`` and numbers too large for a float (``1e400``), which
+    JSON cannot write back: such an input is echoed as a string (``"Infinity"``).
     """
 
     def render(self, content: Any) -> bytes:
+        content = _finite(content)
         try:
             return super().render(content)
         except UnicodeEncodeError:
@@ -109,9 +138,25 @@ async def conflict(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content={"detail": message})
 
 
+def _sqlstates(error: BaseException) -> Iterator[str]:
+    # asyncpg's own exception carries the SQLSTATE; so do SQLAlchemy's adapter of it (``error.orig``) and pymysql's.
+    original = getattr(error, "orig", None)
+    for candidate in (error, original, getattr(original, "__cause__", None)):
+        sqlstate = getattr(candidate, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            yield sqlstate
+
+
 def is_database_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` means the database could not be reached (not that a statement was wrong)."""
+    """Whether ``error`` means the database could not be reached (not that a statement was wrong).
+
+    That is: an error class that only connection trouble raises, a connection that was lost or could not be
+    made (``connection_invalidated``; engines from ``make_engine`` flag every failure to connect), or a
+    SQLSTATE saying the server cannot serve a session now (class 08, or one of ``UNAVAILABLE_SQLSTATES``).
+    """
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if any(state.startswith("08") or state in UNAVAILABLE_SQLSTATES for state in _sqlstates(error)):
         return True
     return isinstance(error, DATABASE_UNAVAILABLE)
 
