@@ -2,12 +2,12 @@
 
 Every lesson is executed with a URL whose password is a marker string; every output it produces (streams,
 rich data, error names, messages and tracebacks) is searched for it. PostgreSQL here trusts loopback
-connections, so any password is accepted; on MariaDB a user with that password is created for the run.
+connections, so any password is accepted; on MariaDB a user with that password is created for the run
+(``tests/reliability/passwords.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -16,51 +16,22 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.pool import NullPool
 
-from heroes_lib.db import make_engine
-from heroes_lib.settings import DATABASE_URL_ENV, database_url
+from heroes_lib.settings import DATABASE_URL_ENV
+from tests.reliability import passwords
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SECRET = "Pa55-w0rd-that-must-never-show"
-MARIADB_USER = "heroes_secret_test"
 
 pytestmark = pytest.mark.reliability
 
 
-async def _execute_admin(url: URL, statements: list[str]) -> None:
-    engine = make_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def url_with_password() -> Iterator[str]:
-    """The scratch database's URL with a password in it that the server accepts."""
-    configured = database_url()
-    backend = configured.get_backend_name()
-    if backend == "sqlite":
-        pytest.skip("a SQLite URL has no password")
-    if backend == "postgresql":
-        yield configured.set(password=SECRET).render_as_string(hide_password=False)
-        return
-    grant = [
-        f"DROP USER IF EXISTS '{MARIADB_USER}'@'%'",
-        f"CREATE USER '{MARIADB_USER}'@'%' IDENTIFIED BY '{SECRET}'",
-        f"GRANT ALL PRIVILEGES ON `{configured.database}`.* TO '{MARIADB_USER}'@'%'",
-    ]
-    asyncio.run(_execute_admin(configured, grant))
-    try:
-        yield configured.set(username=MARIADB_USER, password=SECRET).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_execute_admin(configured, [f"DROP USER IF EXISTS '{MARIADB_USER}'@'%'"]))
+    """The scratch database's URL with a password in it that the server accepts (skipped on SQLite)."""
+    with passwords.url_with_password(SECRET) as url:
+        yield url
 
 
 def all_output_text(notebook: nbformat.NotebookNode) -> str:
