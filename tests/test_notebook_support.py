@@ -1,4 +1,7 @@
-"""heroes_lib.notebook: what a refused coroutine leaves behind is not reported; anything else still is."""
+"""heroes_lib.notebook: what a refused coroutine leaves behind is not reported; anything else still is.
+
+And ``SideBySide`` gives IPython an HTML table and a plain-text form of the same texts.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ import warnings
 from typing import Any
 
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
-from heroes_lib.notebook import silence_unawaited_coroutines
+from heroes_lib.notebook import SideBySide, silence_unawaited_coroutines
 
 pytestmark = pytest.mark.no_database
 
@@ -49,3 +53,23 @@ def test_only_reports_about_coroutines_are_dropped(reported: list[Any]) -> None:
     coroutine.close()
     assert reported == [about_other]
     assert sys.unraisablehook.previous == reported.append  # type: ignore[attr-defined]
+
+
+def test_side_by_side_reads_as_plain_text_one_text_after_another() -> None:
+    shown = SideBySide({"SQLite": "SELECT 1 \n", "MySQL": 42})
+    assert shown.plain_text() == "-- SQLite\nSELECT 1\n\n-- MySQL\n42"
+    assert repr(shown) == shown.plain_text()
+
+
+def test_side_by_side_is_an_html_table_with_a_column_per_text_escaped() -> None:
+    html = SideBySide({"a < b": "x & y", "two": "line 1\nline 2"}).html()
+    assert html.count("<th") == 2 and html.count("<td") == 2
+    assert "<th style='text-align:left'>a &lt; b</th>" in html
+    assert ">x &amp; y</pre>" in html and ">line 1\nline 2</pre>" in html  # lines kept, not joined
+
+
+def test_ipython_displays_both_forms_of_side_by_side() -> None:
+    shown = SideBySide({"PostgreSQL": "SELECT $1::INTEGER"})
+    data, _metadata = DisplayFormatter().format(shown)
+    assert data["text/html"] == shown.html()
+    assert data["text/plain"] == shown.plain_text()
