@@ -7,14 +7,17 @@ Nothing is executed and nothing is fetched: each notebook is converted with nbco
 (plots are embedded as PNG data), links between lessons (``NN_name.ipynb``) point to the HTML pages, and every
 fenced ```mermaid block is drawn to an inline SVG at build time by headless Chromium (Debian's ``chromium``,
 driven by Playwright) with the mermaid.js that ``npm ci --prefix site`` installs from ``site/package-lock.json``
-(the version JupyterLab 4.6 ships, so diagrams look as they do in the lab). The pages load no script and no
-file from the network; an index lists the lessons in order.
+(the version JupyterLab 4.6 ships, so diagrams look as they do in the lab). A diagram is drawn at Mermaid's
+size where the page has room, scaled down to fit where it has not (never below ``MIN_DIAGRAM_SCALE``: beyond
+that, the diagram scrolls sideways). The pages load no script and no file from the network; an index lists
+the lessons in order and links to the README, rendered as a page of the site (``readme.html``).
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import math
 import re
 import shutil
 import sys
@@ -43,6 +46,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+README = ROOT / "README.md"
+README_PAGE = "readme.html"
+#: A diagram wider than its box is scaled down to fit, but not below this fraction of Mermaid's size (its
+#: 16 px labels stay above 10 px); a narrower box scrolls it sideways instead.
+MIN_DIAGRAM_SCALE = 0.65
 MARKER_FILE = ".course-site"  # marks a folder this script built, so it may be emptied on the next build
 LESSON = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 FONT_STACK = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
@@ -134,14 +142,17 @@ class MermaidRenderer:
         self._playwright.stop()
 
 
-def natural_size_svg(svg_text: str) -> BeautifulSoup:
-    """Mermaid's SVG, drawn at its own width (wide diagrams scroll sideways instead of shrinking)."""
+def fitted_svg(svg_text: str) -> BeautifulSoup:
+    """Mermaid's SVG at its own width where that fits, scaled down to its box where not (course.css:
+    ``max-width: 100%``), but never below ``MIN_DIAGRAM_SCALE`` of that width: then the figure scrolls."""
     fragment = BeautifulSoup(svg_text, "html.parser")
     svg = fragment.find("svg")
     match = re.search(r"max-width:\s*([\d.]+)px", svg.get("style", ""))
     if match:
-        svg["width"] = str(round(float(match.group(1))))
-        svg["style"] = re.sub(r"max-width:\s*[\d.]+px;?", "", svg["style"]).strip()
+        natural = float(match.group(1))
+        svg["width"] = str(round(natural))
+        rest = re.sub(r"max-width:\s*[\d.]+px;?", "", svg["style"]).strip()
+        svg["style"] = f"{rest} min-width: {math.ceil(natural * MIN_DIAGRAM_SCALE)}px;".strip()
     return fragment
 
 
@@ -183,12 +194,14 @@ def convert(
     if diagrams:
         renderer = renderer_factory()
         for number, block in enumerate(diagrams, 1):
-            pre = block.find("pre", class_="mermaid")
-            source = pre.get_text() if pre else block.get_text()
+            pre = block.find("pre", class_="mermaid") or block
+            # As written: nbconvert escapes "-->" but leaves tags such as <br/> in labels as tags, which
+            # get_text() would drop (joining "only<br/>after" into "onlyafter").
+            source = html.unescape(pre.decode_contents())
             where = f"{lesson.source.name}, diagram {number}"
             svg = renderer.svg(source.strip(), f"mermaid-{lesson.number}-{number}", where)
             figure = soup.new_tag("figure", attrs={"class": "course-diagram"})
-            figure.append(natural_size_svg(svg))
+            figure.append(fitted_svg(svg))
             block.replace_with(figure)
             counts["diagrams"] += 1
 
@@ -208,15 +221,20 @@ def convert(
 def copy_local_images(soup: BeautifulSoup, folder: Path, out: Path) -> None:
     """Images that Markdown cells load from a file beside the notebooks travel with the page."""
     for image in soup.find_all("img", src=True):
-        parts = urlsplit(image["src"])
-        if parts.scheme or parts.netloc or not parts.path:
-            continue  # data: URIs (plots, attachments) are already in the page
-        source = (folder / unquote(parts.path)).resolve()
-        if not source.is_file() or folder.resolve() not in source.parents:
-            raise SiteError(f"an image points to {image['src']}, which is not a file under {folder.name}/")
-        target = out / source.relative_to(folder.resolve())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        copy_local_file(image["src"], "an image", folder, out)
+
+
+def copy_local_file(reference: str, what: str, folder: Path, out: Path) -> None:
+    """Copy the file a relative ``reference`` names under ``folder`` to the same place under ``out``."""
+    parts = urlsplit(reference)
+    if parts.scheme or parts.netloc or not parts.path:
+        return  # data: URIs (plots, attachments) are already in the page; other sites are not ours
+    source = (folder / unquote(parts.path)).resolve()
+    if not source.is_file() or folder.resolve() not in source.parents:
+        raise SiteError(f"{what} points to {reference}, which is not a file under {folder.name}/")
+    target = out / source.relative_to(folder.resolve())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
 
 
 def nav_links(lesson: Lesson | None, all_lessons: list[Lesson]) -> str:
@@ -250,10 +268,8 @@ def course_title() -> str:
     return match.group(1).strip() if match else "The course"
 
 
-def index_page(all_lessons: list[Lesson]) -> str:
-    """The contents page: every lesson, in order."""
-    items = "\n".join(f'    <li><a href="{lesson.page}">{html.escape(lesson.title)}</a></li>' for lesson in all_lessons)
-    title = html.escape(course_title())
+def standalone_page(title: str, body_class: str, body: str) -> str:
+    """A page of the site that is not a lesson: the index, the README."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -262,16 +278,42 @@ def index_page(all_lessons: list[Lesson]) -> str:
   <title>{title}</title>
   <link rel="stylesheet" href="course.css">
 </head>
-<body class="course-index">
-  <h1>{title}</h1>
-  <p>The lessons, in order. Each page shows a notebook as it is stored, with its outputs; to run one, open it
-  in JupyterLab (see the repository's README).</p>
-  <ol class="course-toc">
-{items}
-  </ol>
+<body class="course-page {body_class}">
+{body}
 </body>
 </html>
 """
+
+
+def index_page(all_lessons: list[Lesson]) -> str:
+    """The contents page: every lesson, in order, and a link to the README."""
+    items = "\n".join(f'    <li><a href="{lesson.page}">{html.escape(lesson.title)}</a></li>' for lesson in all_lessons)
+    title = html.escape(course_title())
+    body = f"""  <h1>{title}</h1>
+  <p>The lessons, in order. Each page shows a notebook as it is stored, with its outputs; to run one, open it
+  in JupyterLab: the <a href="{README_PAGE}">README</a> says how to install the course and start it.</p>
+  <ol class="course-toc">
+{items}
+  </ol>"""
+    return standalone_page(title, "course-index", body)
+
+
+def readme_page(all_lessons: list[Lesson], out: Path) -> str:
+    """The README as a page: links to lessons go to their pages, the files it links to travel with it."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune  # what nbconvert renders Markdown with
+
+    soup = BeautifulSoup(markdown2html_mistune(README.read_text(encoding="utf-8")), "html.parser")
+    lesson_files = {lesson.source.name for lesson in all_lessons}
+    for anchor in soup.find_all("a", href=True):
+        target = lesson_link(anchor["href"], lesson_files)
+        if target:
+            anchor["href"] = target
+        elif not anchor["href"].startswith("#"):
+            copy_local_file(anchor["href"], "a README link", ROOT, out)  # e.g. LICENSE
+    for image in soup.find_all("img", src=True):
+        copy_local_file(image["src"], "a README image", ROOT, out)
+    nav = '<nav class="course-nav"><span><a href="index.html">Contents</a></span></nav>'
+    return standalone_page(f"README · {html.escape(course_title())}", "course-readme", f"{nav}\n{soup}")
 
 
 def prepare(out: Path) -> None:
@@ -311,6 +353,7 @@ def build(out: Path = DEFAULT_OUT) -> dict[str, int]:
         if renderer is not None:
             renderer.close()
     (out / "index.html").write_text(index_page(all_lessons), encoding="utf-8")
+    (out / README_PAGE).write_text(readme_page(all_lessons, out), encoding="utf-8")
     return totals
 
 

@@ -1,9 +1,11 @@
 """The static site builds offline from the stored outputs, and everything in it works.
 
 Builds the site with its one command (``python scripts/build_site.py --out DIR``) into a temporary folder,
-then checks: the contents list every lesson in order; every internal link and resource (href, src, #anchor)
-resolves; no lesson links to a notebook any more; each ```mermaid block became an SVG; each stored plot is
-shown; no page loads anything from the network; and Chromium, with the network cut, shows the diagrams.
+then checks: the contents list every lesson in order and link to the README's page; every internal link and
+resource (href, src, #anchor) resolves; no page links to a notebook any more; each ```mermaid block became an
+SVG; each stored plot is shown; no page loads anything from the network; and Chromium, with the network cut,
+shows the diagrams, each within its box at 1280 px wide, scaled down no further than ``MIN_DIAGRAM_SCALE``
+(a narrow window scrolls the diagram instead), with the navigation bar lined up with the lesson's text.
 Screenshots of the contents and of the first lesson are stored in ``artifacts/site/``.
 """
 
@@ -21,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
+from scripts.build_site import MIN_DIAGRAM_SCALE, README_PAGE
 from tests.e2e.conftest import ROOT
 from tests.e2e.jupyterlab import mermaid_block_count
 
@@ -30,6 +33,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "artifacts" / "site"
 BUILD_TIMEOUT = 600  # seconds; one headless Chromium draws every diagram
 EXTERNAL = ("http:", "https:", "mailto:")
+WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 800, "height": 900}
+#: Per diagram: the width Mermaid drew it at (the width attribute), the width shown, and its box's width.
+DIAGRAM_WIDTHS = """() => [...document.querySelectorAll('figure.course-diagram')].map(figure => {
+    const svg = figure.querySelector(':scope > svg');
+    return {natural: Number(svg.getAttribute('width')), shown: svg.getBoundingClientRect().width,
+            height: svg.getBoundingClientRect().height, box: figure.clientWidth, scrolls: figure.scrollWidth};
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +88,15 @@ def test_contents_list_every_lesson_in_order(site: Path, pages: dict[Path, Beaut
     assert [link["href"] for link in toc] == [f"{path.stem}.html" for path in NOTEBOOKS]
     for link, path in zip(toc, NOTEBOOKS, strict=True):
         assert link.get_text().startswith(path.name[:2]), f"{link.get_text()!r} does not start with its number"
+
+
+def test_the_contents_link_to_the_readme_page(site: Path, pages: dict[Path, BeautifulSoup]) -> None:
+    assert pages[site / "index.html"].find("a", href=README_PAGE, string="README") is not None
+    readme = pages[site / README_PAGE]
+    assert readme.find("nav", class_="course-nav").find("a", href="index.html") is not None
+    assert readme.find(id="Quickstart") is not None  # the install and start instructions are on it
+    lesson_links = {a["href"] for a in readme.find_all("a", href=True) if re.match(r"^\d\d_", a["href"])}
+    assert lesson_links == {f"{path.stem}.html" for path in NOTEBOOKS}  # the README's table, to the lesson pages
 
 
 def test_every_lesson_page_has_contents_and_neighbours(site: Path, pages: dict[Path, BeautifulSoup]) -> None:
@@ -138,6 +157,15 @@ def test_each_mermaid_block_became_an_svg_and_each_plot_shows(
     assert not soup.select(".jp-Mermaid, pre.mermaid"), "a Mermaid block was left as code"
     for svg in svgs:
         assert svg.find(["g", "path", "rect"]) is not None, "an empty SVG"
+    # A line break written in a label (<br/>) is drawn as one, not dropped with the words run together.
+    mermaid_sources = [
+        block
+        for cell in stored["cells"]
+        if cell["cell_type"] == "markdown"
+        for block in re.findall(r"```mermaid\n(.*?)```", "".join(cell["source"]), re.DOTALL)
+    ]
+    written_breaks = sum(len(re.findall(r"<br\s*/?>", source)) for source in mermaid_sources)
+    assert sum(len(svg.find_all("br")) for svg in svgs) == written_breaks
 
     stored_pngs = [
         output["data"]["image/png"]
@@ -166,8 +194,8 @@ def test_no_page_loads_anything_from_the_network(pages: dict[Path, BeautifulSoup
     assert not remote, remote
 
 
-def test_chromium_shows_the_diagrams_offline(site: Path, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def test_chromium_shows_the_diagrams_offline_within_their_box(site: Path, browser: Any) -> None:
+    context = browser.new_context(viewport=WIDE)
     requested: list[str] = []
 
     def cut(route: Any) -> None:
@@ -177,18 +205,21 @@ def test_chromium_shows_the_diagrams_offline(site: Path, browser: Any) -> None:
     context.route(re.compile(r"^(https?|wss?)://"), cut)
     page = context.new_page()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    too_wide = []
     try:
         page.goto((site / "index.html").as_uri())
         page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
         for notebook in NOTEBOOKS:
             expected = mermaid_block_count(json.loads(notebook.read_text()))
             page.goto((site / f"{notebook.stem}.html").as_uri())
-            sizes = page.evaluate(
-                """() => [...document.querySelectorAll('figure.course-diagram > svg')]
-                       .map(svg => { const box = svg.getBoundingClientRect(); return [box.width, box.height]; })"""
-            )
-            assert len(sizes) == expected, notebook.name
-            assert all(width > 50 and height > 20 for width, height in sizes), f"{notebook.name}: {sizes}"
+            diagrams = page.evaluate(DIAGRAM_WIDTHS)
+            assert len(diagrams) == expected, notebook.name
+            assert all(d["shown"] > 50 and d["height"] > 20 for d in diagrams), f"{notebook.name}: {diagrams}"
+            for number, diagram in enumerate(diagrams, 1):
+                # At 1280 px every diagram fits its box: scaled down if need be, never cut off or scrolling.
+                if diagram["shown"] > diagram["box"] + 0.5 or diagram["scrolls"] > diagram["box"]:
+                    too_wide.append(f"{notebook.name}, diagram {number}: {diagram}")
+                assert diagram["shown"] >= MIN_DIAGRAM_SCALE * diagram["natural"] - 1, (notebook.name, diagram)
             if expected:
                 page.locator("figure.course-diagram").first.screenshot(
                     path=str(ARTIFACTS / f"{notebook.stem}.diagram.png")
@@ -197,4 +228,41 @@ def test_chromium_shows_the_diagrams_offline(site: Path, browser: Any) -> None:
         page.screenshot(path=str(ARTIFACTS / f"{NOTEBOOKS[0].stem}.png"), full_page=True)
     finally:
         context.close()
+    assert not too_wide, "diagrams wider than their box at 1280 px:\n" + "\n".join(too_wide)
     assert not requested, f"pages asked the network for {requested}"
+
+
+def test_a_narrow_window_scrolls_a_wide_diagram_instead_of_shrinking_it_illegibly(site: Path, browser: Any) -> None:
+    context = browser.new_context(viewport=NARROW)
+    page = context.new_page()
+    try:
+        page.goto((site / f"{NOTEBOOKS[0].stem}.html").as_uri())  # the course map: the widest diagram
+        (course_map,) = page.evaluate(DIAGRAM_WIDTHS)
+        page_width = page.evaluate("() => document.documentElement.scrollWidth")
+    finally:
+        context.close()
+    assert course_map["natural"] * MIN_DIAGRAM_SCALE > course_map["box"], "the course map fits even at 800 px"
+    assert course_map["shown"] == pytest.approx(course_map["natural"] * MIN_DIAGRAM_SCALE, abs=1)
+    assert course_map["scrolls"] > course_map["box"]  # its figure scrolls sideways...
+    assert page_width <= NARROW["width"]  # ...and the page does not
+
+
+def test_the_navigation_bar_lines_up_with_the_lesson_text(site: Path, browser: Any) -> None:
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    edges = {}
+    try:
+        for notebook in NOTEBOOKS:
+            page.goto((site / f"{notebook.stem}.html").as_uri())
+            edges[notebook.name] = page.evaluate(
+                """() => {
+                    const links = [...document.querySelector('nav.course-nav').children].map(item =>
+                        item.getBoundingClientRect());
+                    const text = document.querySelector('.jp-MarkdownCell h1').getBoundingClientRect();
+                    return {nav: [links[0].left, links[links.length - 1].right], text: [text.left, text.right]};
+                }"""
+            )
+    finally:
+        context.close()
+    for name, edge in edges.items():
+        assert edge["nav"] == pytest.approx(edge["text"], abs=2), f"{name}: {edge}"
