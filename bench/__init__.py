@@ -2,6 +2,8 @@
 
     python -m bench            # full run: a few minutes per backend
     python -m bench --smoke    # tiny sizes, seconds: proves every benchmark still runs
+    python -m bench --only concurrency --update --output bench/results   # re-measure one part
+    python -m bench --replot bench/results/*.json                        # judge and draw again, no database
     python -m bench --help
 
 Runs on the database ``HEROES_DATABASE_URL`` names (default: the course's SQLite file), in a scratch
@@ -10,7 +12,7 @@ output folder. Each benchmark has its own module:
 
 - ``insert``: 10,000 heroes inserted seven ways, from the raw driver to one commit per row.
 - ``load``: heroes with their team, by JOIN, ``selectinload``, ``joinedload`` and N+1, as N grows.
-- ``concurrency``: 100 lookups gathered or one after the other, across pool sizes.
+- ``concurrency``: 100 lookups gathered or one after the other, side by side on each pool size.
 - ``http_api``: the heroes API against a sync app in the SQLModel tutorial's style, under load.
 
 ``common`` holds what they share (timing, progress, settings), ``database`` the scratch database,

@@ -32,11 +32,14 @@ database:
 
 connections:
   On PostgreSQL and MariaDB the run holds at most --max-connections connections at once (default
-  {SERVER_CONNECTIONS}, fewer if the server has fewer free): pools larger than that are skipped, and both HTTP
-  apps get a pool of that size.
+  {SERVER_CONNECTIONS}, fewer if the server has fewer free): pools larger than that are skipped. Both HTTP
+  apps of the async-vs-sync comparison get a pool of that size, on SQLite too.
 
 A full run takes a few minutes per backend and prints one line per step. It exits with 1 if a goal
 failed (the results are written first). --smoke uses tiny sizes (seconds) and judges no goal.
+--only NAMES --update re-measures some benchmarks and puts them into the <backend>.json in --output.
+--replot bench/results/*.json measures nothing: it judges the stored results again (after a change to
+bench/goals.py) and redraws their plots (after a change to bench/plots.py).
 HTTP load: wrk if installed (Debian: apt-get install wrk), else httpx in this process; --smoke uses httpx.
 """
 
@@ -78,12 +81,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="use the configured database itself: DROPS AND RECREATES the course's tables (data lost)",
     )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: put the benchmarks measured into the <backend>.json already in --output, keeping "
+        "the others (its meta lists the update), and judge every goal again",
+    )
+    parser.add_argument(
+        "--replot",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: judge the goals again and redraw the plots from results written earlier "
+        "(the goals are rewritten in each file, the plots go beside it)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.only) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if args.max_connections < 2:
         parser.error("--max-connections must be at least 2")
+    if args.update and args.replot:
+        parser.error("--update measures; --replot does not: choose one")
     return args
 
 
@@ -155,7 +174,8 @@ async def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         results["meta"]["notes"] = context.notes
     results["meta"]["seconds"] = time.perf_counter() - started
     results["meta"]["load_average_end"] = os.getloadavg()[0]
-    results["goals"] = goals.evaluate(results)
+    # Judged on the numbers as stored, so that --replot on the JSON file gives the same verdicts.
+    results["goals"] = goals.evaluate(rounded(results))
     return results
 
 
@@ -167,20 +187,70 @@ def print_summary(results: dict[str, Any], judged: bool) -> None:
         print(f"{verdict:>4}  {goal['text']}: {goal['measured']}")
 
 
+def write_results(results: dict[str, Any], json_path: Path) -> list[Path]:
+    """The results as JSON at ``json_path`` and the plots beside it (``<backend>-<name>.png``); return the files."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(rounded(results), indent=1, ensure_ascii=False) + "\n")
+    return [json_path, *plots.write_all(results, json_path.parent)]
+
+
+def updated(stored_path: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """The results stored at ``stored_path`` with the benchmarks of ``results`` put in, goals judged again.
+
+    The stored meta stays (it describes the run that measured the rest) and gains an ``updates`` entry: the
+    new run's own meta, so that each benchmark's numbers can be traced to the run that measured them.
+    """
+    try:
+        stored = json.loads(stored_path.read_text())
+    except (OSError, ValueError) as error:
+        raise BenchmarkError(f"--update: cannot read {stored_path} ({error}); run without --update first") from None
+    new_meta = results["meta"]
+    if stored["meta"]["backend"] != new_meta["backend"] or stored["meta"]["smoke"] != new_meta["smoke"]:
+        raise BenchmarkError(f"--update: {stored_path} holds another backend's results, or a smoke run's")
+    for name in new_meta["benchmarks"]:
+        stored[name] = results[name]
+    stored["meta"]["benchmarks"] = [name for name in BENCHMARKS if name in stored]
+    stored["meta"].setdefault("updates", []).append(new_meta)
+    stored["goals"] = goals.evaluate(rounded(stored))
+    return stored
+
+
+def replot(paths: list[Path]) -> int:
+    """Judge the goals again and redraw the plots of results files; exit status as for a run."""
+    failed = False
+    for path in paths:
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            print(f"error: cannot read {path}: {error}", file=sys.stderr)
+            return 2
+        results["goals"] = goals.evaluate(results)
+        print(f"\n{path}: {results['meta']['backend']}, measured {results['meta']['started_utc']}")
+        print_summary(results, judged=not results["meta"]["smoke"])
+        written = write_results(results, path)
+        print("wrote " + ", ".join(str(item) for item in written))
+        failed = failed or (not results["meta"]["smoke"] and any(g["passed"] is False for g in results["goals"]))
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run, write the results and plots, print the goals; exit 1 if a goal failed, 2 if the run could not go on."""
     args = parse_args(argv)
+    if args.replot:
+        return replot(args.replot)
     config = Config.smoke_test(args.max_connections) if args.smoke else Config.full(args.max_connections)
+    json_path = args.output / f"{database_url().get_backend_name()}.json"
+    if args.update and not json_path.exists():
+        print(f"error: --update: there is no {json_path} to update; run without --update first", file=sys.stderr)
+        return 2
     try:
         results = asyncio.run(run(args, config))
+        if args.update:
+            results = updated(json_path, results)
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    args.output.mkdir(parents=True, exist_ok=True)
-    backend = results["meta"]["backend"]
-    json_path = args.output / f"{backend}.json"
-    json_path.write_text(json.dumps(rounded(results), indent=1, ensure_ascii=False) + "\n")
-    written = [json_path, *plots.write_all(results, args.output)]
+    written = write_results(results, json_path)
     print_summary(results, judged=not config.smoke)
     print("\nwrote " + ", ".join(str(path) for path in written))
     if config.smoke:

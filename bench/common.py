@@ -12,6 +12,8 @@ from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.engine import URL
 
+from heroes_lib.db import SERVER_POOL_SIZE
+
 T = TypeVar("T")
 
 
@@ -61,7 +63,7 @@ class Config:
             load_sizes=(100, 1_000, 10_000),
             lookups=100,
             server_wait=0.02,
-            pool_sizes=(5, 10, 20, 32, 50, 100),
+            pool_sizes=tuple(sorted({5, 10, 20, SERVER_POOL_SIZE, 50, 100})),  # heroes_lib's own pool_size among them
             max_connections=max_connections,
             http_heroes=1_000,
             http_connections=64,
@@ -179,6 +181,11 @@ def rotated(items: Sequence[T], turn: int) -> list[T]:
         return []
     shift = turn % len(items)
     return [*items[shift:], *items[:shift]]
+
+
+def plural(count: int, noun: str) -> str:
+    """``plural(1, "statement")`` -> ``"1 statement"``, ``plural(1000, "statement")`` -> ``"1,000 statements"``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def seconds_text(seconds: float) -> str:

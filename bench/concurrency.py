@@ -7,12 +7,19 @@ the pool ``make_engine`` builds by default. On a server no pool is larger than t
 (``--max-connections``, 50 by default): larger sizes are skipped and the default pool's overflow is cut.
 SQLite has no server to wait on: the wait variant is skipped there, and the cheap lookups only show what
 threads can overlap inside one process.
+
+Both modes run on the same engine, side by side: its pooled connections are all opened first (and each runs
+the lookup's statements once), then every repetition times the sequential loop and the gathered lookups, in
+alternating order. The speedup over a pool is the ratio of the two medians on that pool. The CPU time the
+process spent during each gathered run is recorded too: one event loop does every lookup's Python work
+(session, checkout, statements, rollback) one after another, and no pool overlaps that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +55,7 @@ def pool_labels(config: Config) -> list[int | str]:
 
 def steps(config: Config, backend: str) -> int:
     """Progress steps this benchmark will announce (an upper bound: pools over the budget are skipped)."""
-    per_variant = 1 + len(pool_labels(config))  # sequential once, gathered per pool
+    per_variant = 2 * len(pool_labels(config))  # sequential and gathered, side by side on each pool
     return len(variants(backend, config)) * per_variant * config.repetitions
 
 
@@ -118,8 +125,40 @@ async def _budget(context: Context, engine: AsyncEngine) -> int | None:
     return min(context.config.max_connections, free)
 
 
+async def warm_up(
+    sessionmaker: async_sessionmaker[AsyncSession], pool: Pool, ids: list[int], wait_sql: str | None
+) -> None:
+    """Open every pooled connection at once and run the lookup's statements on each (not timed).
+
+    The sessions wait for each other before they close, so each holds a connection of its own: afterwards
+    the pool holds ``pool_size`` open connections that have all prepared the statements. Overflow
+    connections are not kept by a pool (closed when they come back), so they are not warmed.
+    """
+    everyone_in = asyncio.Barrier(pool.pool_size)
+
+    async def hold(hero_id: int) -> None:
+        async with sessionmaker() as session:
+            if wait_sql is not None:
+                await session.execute(text(wait_sql))
+            await session.get(Hero, hero_id)
+            await everyone_in.wait()
+
+    async with asyncio.TaskGroup() as group:  # one failing session cancels the others (none waits forever)
+        for number in range(pool.pool_size):
+            group.create_task(hold(ids[number % len(ids)]))
+
+
+async def gathered_with_cpu(
+    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], wait_sql: str | None
+) -> float:
+    """``gathered``, returning the CPU seconds this process spent meanwhile (every thread, the event loop's too)."""
+    started = time.process_time()
+    await gathered(sessionmaker, ids, wait_sql)
+    return time.process_time() - started
+
+
 async def run(context: Context) -> dict[str, Any]:
-    """Time the lookups sequentially and gathered over each pool, with and without a server wait."""
+    """Time the lookups sequentially and gathered over each pool, side by side, with and without a server wait."""
     config = context.config
     setup = make_engine(context.url)
     try:
@@ -144,51 +183,55 @@ async def run(context: Context) -> dict[str, Any]:
     for wait in variants(context.backend, config):
         wait_sql = wait_statement(context.backend, wait) if wait else None
         what = f"{config.lookups} lookups, {'wait ' + str(round(wait * 1000)) + ' ms' if wait else 'no wait'}"
-        # Sequential: one connection at a time, so the pool size does not matter.
-        engine = make_engine(context.url, pool_size=1, max_overflow=0)
-        try:
-            await sequential(make_sessionmaker(engine), ids[:2], wait_sql)  # warm-up
-            times = []
-            for repetition in range(1, config.repetitions + 1):
-                context.progress.start(f"concurrency: {what}, sequential, rep {repetition}/{config.repetitions}")
-                elapsed, _ = await timed(functools.partial(sequential, make_sessionmaker(engine), ids, wait_sql))
-                times.append(elapsed)
-                context.progress.finish(seconds_text(elapsed))
-        finally:
-            await engine.dispose()
-        runs.append({"wait_s": wait, "mode": "sequential", "pool": None, "connections": 1, "seconds": times})
         for pool in pools:
             engine = _engine(context, pool)
             sessionmaker = make_sessionmaker(engine)
+            modes = {
+                "sequential": functools.partial(sequential, sessionmaker, ids, wait_sql),
+                "gathered": functools.partial(gathered_with_cpu, sessionmaker, ids, wait_sql),
+            }
+            seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+            cpu_seconds: list[float] = []
             try:
-                await gathered(sessionmaker, ids, wait_sql)  # warm-up: opens the pool's connections
-                times = []
+                await warm_up(sessionmaker, pool, ids, wait_sql)
                 for repetition in range(1, config.repetitions + 1):
-                    context.progress.start(
-                        f"concurrency: {what}, gathered, pool {pool.label} ({pool.connections} connections), "
-                        f"rep {repetition}/{config.repetitions}"
-                    )
-                    elapsed, _ = await timed(functools.partial(gathered, sessionmaker, ids, wait_sql))
-                    times.append(elapsed)
-                    context.progress.finish(seconds_text(elapsed))
+                    order = list(modes) if repetition % 2 else list(modes)[::-1]
+                    for mode in order:
+                        context.progress.start(
+                            f"concurrency: {what}, {mode}, pool {pool.label} ({pool.connections} connections), "
+                            f"rep {repetition}/{config.repetitions}"
+                        )
+                        elapsed, cpu = await timed(modes[mode])  # cpu: None for the sequential loop
+                        seconds[mode].append(elapsed)
+                        if cpu is not None:
+                            cpu_seconds.append(cpu)
+                        context.progress.finish(seconds_text(elapsed))
             finally:
                 await engine.dispose()
+            common = {
+                "wait_s": wait,
+                "pool": pool.label,
+                "pool_size": pool.pool_size,
+                "max_overflow": pool.max_overflow,
+            }
+            runs.append({**common, "mode": "sequential", "connections": 1, "seconds": seconds["sequential"]})
             runs.append(
                 {
-                    "wait_s": wait,
+                    **common,
                     "mode": "gathered",
-                    "pool": pool.label,
                     "connections": pool.connections,
-                    "seconds": times,
+                    "seconds": seconds["gathered"],
+                    "cpu_seconds": cpu_seconds,
                 }
             )
-        context.progress.skip((len(config.pool_sizes) + 1 - len(pools)) * config.repetitions)
+        context.progress.skip((len(config.pool_sizes) + 1 - len(pools)) * 2 * config.repetitions)
 
     for entry in runs:
         entry["median_s"] = median(entry["seconds"])
+        if "cpu_seconds" in entry:
+            entry["median_cpu_s"] = median(entry["cpu_seconds"])
     for entry in runs:
-        base = next(r for r in runs if r["wait_s"] == entry["wait_s"] and r["mode"] == "sequential")
-        entry["speedup"] = base["median_s"] / entry["median_s"]
+        entry["speedup"] = sequential_run(runs, entry)["median_s"] / entry["median_s"]
     return {
         "lookups": config.lookups,
         "server_wait_s": config.server_wait,
@@ -197,8 +240,18 @@ async def run(context: Context) -> dict[str, Any]:
         "default_pool_connections": default.connections,
         "default_pool": default_pool_text(default, context.backend),
         "repetitions": config.repetitions,
+        "side_by_side": True,
         "runs": runs,
     }
+
+
+def sequential_run(runs: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
+    """The sequential run ``entry`` is compared with: the one on the same pool and wait.
+
+    Results written before both modes ran side by side have one sequential run per wait (``pool`` None).
+    """
+    same_wait = [run for run in runs if run["mode"] == "sequential" and run["wait_s"] == entry["wait_s"]]
+    return next((run for run in same_wait if run["pool"] == entry["pool"]), same_wait[0])
 
 
 def report(summary: dict[str, Any]) -> list[str]:
@@ -206,7 +259,7 @@ def report(summary: dict[str, Any]) -> list[str]:
     lines = []
     for wait in sorted({run["wait_s"] for run in summary["runs"]}):
         runs = [run for run in summary["runs"] if run["wait_s"] == wait]
-        sequential_s = next(run["median_s"] for run in runs if run["mode"] == "sequential")
+        sequential_s = median([run["median_s"] for run in runs if run["mode"] == "sequential"])
         speedups = ", ".join(f"{run['pool']}: {run['speedup']:.1f}x" for run in runs if run["mode"] == "gathered")
         what = f"wait {wait * 1000:.0f} ms" if wait else "no wait"
         lines.append(f"{what:<12} sequential {seconds_text(sequential_s)}; gathered over pool {speedups}")

@@ -5,11 +5,11 @@ under 64 client connections from a bounded load generator (``bench.loadgen``), o
 
 1. The deadlock: the sync app with SQLAlchemy's default pool (5 + 10), as the tutorial has it, gets two bursts
    of load back to back; it stops answering (its requests time out). The async app gets the same two bursts.
-2. The fair comparison: both apps with the same pool (the run's connection budget on a server, 50 by
-   default; on SQLite the async app keeps heroes_lib's engine and the sync app gets 64 connections, one per
-   client connection), each load after a warm-up and followed by a pause so that abandoned requests finish
-   first (with more requests in flight than connections + threads, even a large pool deadlocks), one server
-   at a time, the apps alternating per repetition. Medians of the repetitions.
+2. The fair comparison: both apps with the same pool, of ``--max-connections`` connections (50 by default;
+   fewer on a server that has fewer free) and no overflow, on every backend, each load after a warm-up and
+   followed by a pause so that abandoned requests finish first (with more requests in flight than
+   connections + threads, even a large pool deadlocks), one server at a time, the apps alternating per
+   repetition. Medians of the repetitions.
 
 A smoke run serves both apps at once (the sync app with its default pool), with 8 client connections for
 the comparison and the bursts at the end: every step runs, in seconds.
@@ -44,8 +44,6 @@ ENDPOINTS = ("by_id", "list")
 ASYNC_APP = "bench.async_app:app"
 SYNC_APP = "bench.sync_app:app"
 STARTUP_TIMEOUT = 60  # uvicorn imports FastAPI, SQLAlchemy and the app: seconds on a busy 2-core machine
-#: The sync app's pool on SQLite (no server limit): one connection per client connection.
-SQLITE_SYNC_POOL = 64
 SYNC_DRIVER_MODULES = {"sqlite": "sqlite3", "postgresql": "psycopg", "mysql": "pymysql"}
 SYNC_DRIVER_PACKAGES = {"sqlite": "", "postgresql": "psycopg[binary]", "mysql": "pymysql"}
 #: Responses compared between the two apps: they must be the same JSON.
@@ -191,20 +189,23 @@ async def _budget(context: Context) -> int | None:
     return min(context.config.max_connections, free)
 
 
+def comparison_pool(config: Config, budget: int | None) -> int:
+    """Connections each app of the fair comparison gets: the server's budget, or ``max_connections`` on SQLite."""
+    return config.max_connections if budget is None else budget
+
+
 def apps(context: Context, budget: int | None) -> dict[str, App]:
-    """The three apps: the tutorial's sync app as it is, and the async and sync apps with equal pools."""
-    async_env = {HEROES_URL_ENV: context.url.render_as_string(hide_password=False)}
+    """The three apps: the tutorial's sync app as it is, and the async and sync apps with the same pool."""
+    pool = comparison_pool(context.config, budget)
+    async_env = {
+        HEROES_URL_ENV: context.url.render_as_string(hide_password=False),
+        ASYNC_POOL_SIZE_ENV: str(pool),
+    }
     sync_env = {SYNC_DATABASE_URL_ENV: sync_url(context.url).render_as_string(hide_password=False)}
-    if budget is None:  # SQLite: heroes_lib's engine as it is; the sync app one connection per client
-        async_label, sync_pool = "async app, pool 5 + 10", SQLITE_SYNC_POOL
-    else:
-        async_env[ASYNC_POOL_SIZE_ENV] = str(budget)
-        async_label, sync_pool = f"async app, pool {budget}", budget
-    sync_pool_env = {**sync_env, SYNC_POOL_SIZE_ENV: str(sync_pool)}
     return {
         "sync_default_pool": App("sync_default_pool", SYNC_APP, sync_env, "sync app, default pool (5 + 10)"),
-        "async": App("async", ASYNC_APP, async_env, async_label),
-        "sync": App("sync", SYNC_APP, sync_pool_env, f"sync app, pool {sync_pool}"),
+        "async": App("async", ASYNC_APP, async_env, f"async app, pool {pool}"),
+        "sync": App("sync", SYNC_APP, {**sync_env, SYNC_POOL_SIZE_ENV: str(pool)}, f"sync app, pool {pool}"),
     }
 
 
@@ -344,6 +345,7 @@ async def run(context: Context, generator: str) -> dict[str, Any]:
         "heroes": context.config.http_heroes,
         "repetitions": context.config.http_repetitions,
         "pool_budget": budget,
+        "comparison_pool": comparison_pool(context.config, budget),  # each app's, in the fair comparison
         "apps": {name: app.label for name, app in served.items()},
         "sync_driver": sync_url(context.url).drivername,
         "same_responses": len(answers) == 2 and answers[0] == answers[1],

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.common import Config, Context, median, rotated, seconds_text, timed
+from bench.common import Config, Context, median, plural, rotated, seconds_text, timed
 from bench.database import driver_connection, driver_executemany, fresh_tables, placeholders
 from heroes_lib import crud
 from heroes_lib.counter import count_statements
@@ -158,21 +158,35 @@ def summarize(
                 "median_s": median(seconds[method.name]),
                 "rows_per_s": rate,
                 "ratio_to_raw": raw_rate / rate,
-                # The raw driver bypasses SQLAlchemy, so its statement is not counted by the engine's event.
-                "statements": 1 if method.name == "raw" else statements[method.name],
+                # The raw driver bypasses SQLAlchemy: the engine's event does not see it, and what the driver
+                # sends for one executemany call differs (asyncpg: one prepared statement, executed per row).
+                "statements": None if method.name == "raw" else statements[method.name],
                 "scaled": method.per_row,
             }
         )
     return {"rows": rows, "per_row_rows": per_row_rows, "teams": TEAMS, "repetitions": repetitions, "methods": methods}
 
 
+def statements_text(method: dict[str, Any], rows: int) -> str:
+    """What a method sent, for a table of ``rows`` rows: ``"1 statement"``, ``"1,000 per 500 rows"``, ...
+
+    The raw driver's statements are not counted (it bypasses SQLAlchemy): it is one ``executemany`` call.
+    Results written before that was said count it as 1.
+    """
+    if method["name"] == "raw":
+        return "1 executemany call"
+    if method["rows"] != rows:
+        return f"{method['statements']:,} per {method['rows']:,} rows"
+    return plural(method["statements"], "statement")
+
+
 def report(summary: dict[str, Any]) -> list[str]:
     """One line per method: median rows/s, how many times slower than the raw driver, statements sent."""
     lines = []
     for method in summary["methods"]:
-        scaled = f" (measured on {method['rows']:,} rows, scaled)" if method["scaled"] else ""
+        scaled = " (rate scaled)" if method["scaled"] else ""
         lines.append(
             f"{method['label']:<32} {method['rows_per_s']:>10,.0f} rows/s {method['ratio_to_raw']:>7.1f}x raw "
-            f"{method['statements']:>7,} statements{scaled}"
+            f"{statements_text(method, summary['rows']):>22}{scaled}"
         )
     return lines

@@ -1,7 +1,13 @@
-"""PNG figures of one run's results (matplotlib, Agg backend: no display needed)."""
+"""PNG figures of one run's results (matplotlib, Agg backend: no display needed).
+
+Each figure is drawn from the results dict alone, so ``python -m bench --replot`` redraws them from a stored
+JSON file. Readable at the size lesson 10 shows them: short tick labels, one legend per figure, lines that
+coincide told apart by marker and style, axes limited to the data.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +16,25 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullLocator
+
+from bench.common import median
+from bench.insert import statements_text
+from heroes_lib.db import SERVER_POOL_SIZE
+
+ASYNC_COLOR, SYNC_COLOR, HIGHLIGHT, PLAIN = "#4c72b0", "#dd8452", "#55a868", "#8da0cb"
+#: Loader styles: the three one-statement loaders coincide on the statements plot, so each has its own
+#: marker size and line style (the biggest drawn first) and stays visible behind the others.
+LOADER_STYLES = {
+    "raw_join": {"marker": "o", "markersize": 11, "linestyle": "-", "fillstyle": "none"},
+    "joinedload": {"marker": "s", "markersize": 7, "linestyle": "--"},
+    "list_heroes_with_team": {"marker": "x", "markersize": 9, "linestyle": ":", "markeredgewidth": 2},
+    "selectinload": {"marker": "^", "markersize": 7, "linestyle": "-"},
+    "n_plus_1": {"marker": "D", "markersize": 6, "linestyle": "-"},
+}
+ENDPOINT_LABELS = {"by_id": "GET /heroes/{id}", "list": "GET /heroes/ (100)"}
 
 
 def write_all(results: dict[str, Any], folder: Path) -> list[Path]:
@@ -27,67 +51,163 @@ def write_all(results: dict[str, Any], folder: Path) -> list[Path]:
     return written
 
 
+def count_text(value: float, _position: object = None) -> str:
+    """A tick label for a count on a log axis: ``1k``, ``10k``, ``1M`` rather than ``10^3``."""
+    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"{value / limit:g}{suffix}"
+    return f"{value:g}"
+
+
+def ratio_text(ratio: float) -> str:
+    """``2.3x``, ``15x``, ``669x``: one decimal only where it tells something."""
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
+def log_limits(values: list[float], margin: float = 1.6) -> tuple[float, float]:
+    """Limits of a log axis that hold ``values`` and a little room, not whole empty decades."""
+    low, high = min(values), max(values)
+    return 10 ** math.floor(math.log10(low / margin)), high * margin
+
+
 def insert(data: dict[str, Any], backend: str) -> Figure:
-    """Rows per second per insert method (log scale), each bar labelled with its ratio and statements."""
+    """Rows per second per insert method (log scale); beside each bar, its ratio to raw and what it sent."""
     methods = data["methods"]
-    figure, axes = plt.subplots(figsize=(8, 3.6), layout="constrained")
-    labels = [m["label"] for m in methods]
+    figure, axes = plt.subplots(figsize=(9, 3.8), layout="constrained")
+    positions = list(range(len(methods)))
     rates = [m["rows_per_s"] for m in methods]
-    colors = ["#55a868" if m["name"] == "create_heroes_bulk" else "#4c72b0" for m in methods]
-    bars = axes.barh(labels, rates, color=colors)
-    axes.invert_yaxis()
+    colors = [HIGHLIGHT if m["name"] == "create_heroes_bulk" else PLAIN for m in methods]
+    axes.barh(positions, rates, color=colors)
+    axes.set_yticks(positions, [m["label"] for m in methods])
     axes.set_xscale("log")
+    axes.set_xlim(*log_limits(rates))
+    axes.xaxis.set_major_formatter(FuncFormatter(count_text))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.grid(axis="x", alpha=0.3)
     axes.set_xlabel("rows per second (log scale)")
     axes.set_title(f"Insert {data['rows']:,} heroes ({backend}): median of {data['repetitions']}")
-    for bar, method in zip(bars, methods, strict=True):
-        note = f" {method['ratio_to_raw']:.1f}x raw, {method['statements']:,} stmt"
-        if method["scaled"]:
-            note += f" ({method['rows']} rows, scaled)"
-        axes.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, note, va="center", fontsize=8)
-    axes.set_xlim(min(rates) / 2, max(rates) * 30)
+    # The notes go in a column of their own on the right, not into empty decades of the log axis.
+    notes = axes.twinx()
+    notes.set_ylim(axes.get_ylim())
+    notes.set_yticks(
+        positions,
+        [
+            f"{ratio_text(m['ratio_to_raw'])} raw · {statements_text(m, data['rows'])}"
+            + (" (rate scaled)" if m["scaled"] else "")
+            for m in methods
+        ],
+        fontsize=8,
+    )
+    notes.tick_params(axis="y", length=0)
+    axes.invert_yaxis()
+    notes.invert_yaxis()
     return figure
 
 
+def _loader_rows(data: dict[str, Any], loader: str) -> list[dict[str, Any]]:
+    return sorted((r for r in data["results"] if r["loader"] == loader), key=lambda r: r["heroes"])
+
+
+def _size_ticks(axes: Axes, sizes: list[int]) -> None:
+    axes.set_xscale("log")
+    axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
+    axes.xaxis.set_minor_locator(NullLocator())
+
+
 def load(data: dict[str, Any], backend: str) -> Figure:
-    """Statements and time per hero against N, one line per loader."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
-    loaders = dict.fromkeys(r["loader"] for r in data["results"])
+    """Statements and time per hero against N, one line per loader, one legend for both panels."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
+    loaders = sorted(dict.fromkeys(r["loader"] for r in data["results"]), key=list(LOADER_STYLES).index)
+    sizes = sorted(data["sizes"])
     for loader in loaders:
-        rows = sorted((r for r in data["results"] if r["loader"] == loader), key=lambda r: r["heroes"])
-        sizes = [r["heroes"] for r in rows]
-        label = rows[0]["label"]
-        left.plot(sizes, [r["statements"] for r in rows], marker="o", label=label)
-        right.plot(sizes, [r["us_per_hero"] for r in rows], marker="o", label=label)
+        rows = _loader_rows(data, loader)
+        style = LOADER_STYLES[loader]
+        left.plot([r["heroes"] for r in rows], [r["statements"] for r in rows], label=rows[0]["label"], **style)
+        right.plot([r["heroes"] for r in rows], [r["us_per_hero"] for r in rows], **style)
     for axes in (left, right):
-        axes.set_xscale("log")
+        _size_ticks(axes, sizes)
         axes.set_yscale("log")
+        axes.yaxis.set_major_formatter(FuncFormatter(count_text))
+        axes.yaxis.set_minor_locator(NullLocator())
+        axes.grid(alpha=0.3)
         axes.set_xlabel("heroes loaded (N)")
-    left.set_ylabel("statements")
+    ones = [r["label"] for r in data["results"] if r["heroes"] == sizes[-1] and r["statements"] == 1]
+    if len(ones) > 1:
+        left.annotate(
+            f"1 statement at every N:\n{', '.join(ones)}",
+            (sizes[0], 1),
+            xytext=(0, -10),
+            textcoords="offset points",
+            fontsize=8,
+            va="top",
+        )
+    left.set_ylim(0.25, max(r["statements"] for r in data["results"]) * 3)
+    left.set_ylabel("statements (log scale)")
     left.set_title(f"Statements vs N ({backend})")
-    right.set_ylabel("µs per hero")
+    right.set_ylabel("µs per hero (log scale)")
     right.set_title("Time per hero (median)")
-    right.legend(fontsize=8)
+    figure.legend(loc="outside lower center", ncols=3, fontsize=8)
     return figure
 
 
 def concurrency(data: dict[str, Any], backend: str) -> Figure:
-    """Speedup of gathering over the sequential loop, per pool size; the default pool as a separate marker."""
-    figure, axes = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    """Speedup of gathering over the sequential loop, per pool size; the default pool as a star."""
+    figure, axes = plt.subplots(figsize=(8, 4.2), layout="constrained")
     sizes: set[int] = set()
-    for wait in sorted({r["wait_s"] for r in data["runs"]}):
+    for wait in sorted({r["wait_s"] for r in data["runs"]}, reverse=True):
         gathered = [r for r in data["runs"] if r["wait_s"] == wait and r["mode"] == "gathered"]
         fixed = sorted((r for r in gathered if r["pool"] != "default"), key=lambda r: r["connections"])
         default = next(r for r in gathered if r["pool"] == "default")
         label = f"{wait * 1000:.0f} ms server wait" if wait else "no wait (cheap lookup)"
         (line,) = axes.plot([r["connections"] for r in fixed], [r["speedup"] for r in fixed], marker="o", label=label)
-        axes.plot(default["connections"], default["speedup"], marker="*", markersize=12, color=line.get_color())
-        axes.annotate("  default pool", (default["connections"], default["speedup"]), fontsize=8, va="center")
+        axes.plot(
+            default["connections"],
+            default["speedup"],
+            marker="*",
+            markersize=14,
+            linestyle="none",
+            color=line.get_color(),
+            label=f"{label}, default pool",
+        )
+        axes.annotate(
+            f"{default['speedup']:.1f}x",
+            (default["connections"], default["speedup"]),
+            xytext=(8, -3),
+            textcoords="offset points",
+            fontsize=8,
+            color=line.get_color(),
+        )
+        if wait:
+            sequential_s = median(
+                [r["median_s"] for r in data["runs"] if r["wait_s"] == wait and r["mode"] == "sequential"]
+            )
+            best = [sequential_s / (math.ceil(data["lookups"] / r["connections"]) * wait) for r in fixed]
+            axes.plot(
+                [r["connections"] for r in fixed],
+                best,
+                color=line.get_color(),
+                linestyle=":",
+                linewidth=1,
+                label="best case: one wait per round of lookups",
+            )
         sizes.update(r["connections"] for r in gathered)
     axes.axhline(1, color="grey", linewidth=0.8)
-    axes.set_xscale("log")
-    axes.set_xticks(sorted(sizes), [str(size) for size in sorted(sizes)])
-    axes.minorticks_off()
-    axes.set_xlabel("connections in the pool (fixed pool_size; star: the default pool)")
+    if backend != "sqlite":  # make_engine's pool_size is for servers; SQLite keeps SQLAlchemy's default
+        axes.axvline(SERVER_POOL_SIZE, color="grey", linestyle="--", linewidth=0.8)
+        axes.annotate(
+            f"heroes_lib's\npool_size ({SERVER_POOL_SIZE})",
+            (SERVER_POOL_SIZE, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(-3, -3),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="grey",
+        )
+    _size_ticks(axes, sorted(sizes))
+    axes.set_xlim(min(sizes) / 1.2, max(sizes) * 1.4)  # room for the stars' labels
+    axes.set_xlabel(f"connections in the pool (pool_size, no overflow)\nstar: the default pool, {data['default_pool']}")
     axes.set_ylabel("speedup of gather over sequential")
     axes.set_title(f"{data['lookups']} lookups gathered vs one by one ({backend})")
     axes.legend(fontsize=8)
@@ -95,21 +215,50 @@ def concurrency(data: dict[str, Any], backend: str) -> Figure:
 
 
 def http(data: dict[str, Any], backend: str) -> Figure:
-    """Throughput and p99 latency of both apps per endpoint."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
-    endpoints = ("by_id", "list")
+    """Throughput, then p50 and p99 latency, of both apps per endpoint; then the two bursts, on their own."""
+    figure, (rate, latency, bursts) = plt.subplots(
+        1, 3, figsize=(13, 4.2), layout="constrained", gridspec_kw={"width_ratios": [1, 1.3, 0.9]}
+    )
+    endpoints = [e for e in ENDPOINT_LABELS if any(s["endpoint"] == e for s in data["summary"])]
     by_key = {(s["app"], s["endpoint"]): s for s in data["summary"]}
+    labels = {s["app"]: s["label"] for s in data["summary"]}
     width = 0.38
-    for offset, app in ((-width / 2, "async"), (width / 2, "sync")):
+    for offset, app, color in ((-width / 2, "async", ASYNC_COLOR), (width / 2, "sync", SYNC_COLOR)):
         positions = [index + offset for index in range(len(endpoints))]
-        left.bar(positions, [by_key[(app, e)]["requests_per_s"] for e in endpoints], width, label=app)
-        right.bar(positions, [(by_key[(app, e)]["p99_s"] or 0) * 1000 for e in endpoints], width, label=app)
-    for axes in (left, right):
-        axes.set_xticks(range(len(endpoints)), ["GET /heroes/{id}", "GET /heroes/ (100)"])
-        axes.legend(fontsize=8)
-    left.set_ylabel("requests per second")
-    left.set_title(f"{data['connections']} connections, {backend}")
-    right.set_ylabel("p99 latency (ms)")
-    stuck = data["bursts"]["sync_default_pool"]["second"]
-    right.set_title(f"sync app, default pool, 2nd burst: {stuck['ok']} ok in {stuck['duration_s']:.0f} s")
+        rate.bar(
+            positions, [by_key[(app, e)]["requests_per_s"] for e in endpoints], width, color=color, label=labels[app]
+        )
+        p99 = [(by_key[(app, e)]["p99_s"] or 0) * 1000 for e in endpoints]
+        p50 = [(by_key[(app, e)]["p50_s"] or 0) * 1000 for e in endpoints]
+        latency.bar(positions, p99, width, color=color, alpha=0.35, label=f"{app}: p99")
+        latency.bar(positions, p50, width * 0.6, color=color, label=f"{app}: p50")
+    for axes in (rate, latency):
+        axes.set_xticks(range(len(endpoints)), [ENDPOINT_LABELS[e] for e in endpoints], fontsize=9)
+        axes.grid(axis="y", alpha=0.3)
+    rate.set_ylabel("requests per second")
+    rate.set_title(f"Throughput, {data['connections']} connections ({backend})", fontsize=10)
+    rate.legend(fontsize=8, loc="upper right")
+    latency.set_ylabel("latency (ms)")
+    latency.set_title("Latency: p50 (narrow) and p99 (wide, light)", fontsize=10)
+    latency.legend(fontsize=8, ncols=2, loc="upper left")
+
+    second = {name: burst["second"] for name, burst in data["bursts"].items()}
+    names = [name for name in ("sync_default_pool", "async") if name in second]
+    answered = [second[name]["ok"] for name in names]
+    colors = [SYNC_COLOR if name.startswith("sync") else ASYNC_COLOR for name in names]
+    bursts.bar(range(len(names)), answered, 0.6, color=colors)
+    bursts.set_xticks(range(len(names)), [data["bursts"][name]["label"].replace(", ", ",\n", 1) for name in names])
+    bursts.tick_params(axis="x", labelsize=9)
+    for index, name in enumerate(names):
+        note = f"{second[name]['ok']:,} answered"
+        if second[name]["ok"] == 0:
+            note += "\n(deadlocked)"
+        if second[name]["error_count"]:
+            note += f"\n{second[name]['error_count']:,} errors"
+        bursts.annotate(note, (index, second[name]["ok"]), xytext=(0, 4), textcoords="offset points", ha="center")
+    bursts.set_ylim(0, max([*answered, 1]) * 1.3)
+    bursts.set_ylabel("requests answered")
+    duration = max(second[name]["duration_s"] for name in names)
+    connections = next(iter(data["bursts"].values()))["connections"]
+    bursts.set_title(f"Second burst: {connections} connections, {duration:.0f} s", fontsize=10)
     return figure

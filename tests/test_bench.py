@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bench.common import Config
 from bench.goals import evaluate
 from heroes_lib.settings import database_url
 
@@ -56,6 +59,8 @@ def test_progress_is_one_numbered_line_per_step(smoke_run: tuple[subprocess.Comp
     assert len(steps) == total
     assert all(line.split(" ... ", 1)[1].strip() for line in steps)  # each step's line ends with what it measured
     assert "scaled" in completed.stdout  # the per-row insert runs on fewer rows, and the output says so
+    assert any(line.endswith(" µs/hero, 1 statement") for line in steps)  # one statement, in the singular
+    assert not re.search(r"\b1 statements\b", completed.stdout)
     assert "== goals ==" in completed.stdout
 
 
@@ -86,6 +91,7 @@ def test_insert_measures_every_method_with_its_statement_count(results: dict) ->
         assert len(method["seconds"]) == insert["repetitions"]
         assert method["rows_per_s"] > 0
     assert methods["raw"]["ratio_to_raw"] == 1
+    assert methods["raw"]["statements"] is None  # the driver's own executemany: SQLAlchemy cannot count it
     assert methods["core"]["statements"] == 1
     assert methods["create_heroes_bulk"]["statements"] == 1
     assert methods["orm_bulk_render_nulls"]["statements"] == 1
@@ -113,16 +119,22 @@ def test_load_counts_statements_as_documented(results: dict) -> None:
     assert n_plus_1["statements"] == 1 + largest
 
 
-def test_concurrency_compares_sequential_and_gathered(results: dict) -> None:
+def test_concurrency_times_both_modes_side_by_side_on_each_pool(results: dict) -> None:
     concurrency = results["concurrency"]
     runs = concurrency["runs"]
     waits = {run["wait_s"] for run in runs}
     backend = results["meta"]["backend"]
     assert waits == ({0.0} if backend == "sqlite" else {0.0, concurrency["server_wait_s"]})
+    assert concurrency["side_by_side"] is True
     for wait in waits:
-        modes = [run for run in runs if run["wait_s"] == wait]
-        assert sum(run["mode"] == "sequential" for run in modes) == 1
-        assert {run["pool"] for run in modes if run["mode"] == "gathered"} >= {"default"}
+        gathered = {run["pool"]: run for run in runs if run["wait_s"] == wait and run["mode"] == "gathered"}
+        sequential = {run["pool"]: run for run in runs if run["wait_s"] == wait and run["mode"] == "sequential"}
+        assert "default" in gathered
+        assert set(sequential) == set(gathered)  # the sequential loop ran on every pool the lookups were gathered on
+        for pool, run in gathered.items():
+            assert len(run["seconds"]) == len(sequential[pool]["seconds"]) == concurrency["repetitions"]
+            assert len(run["cpu_seconds"]) == concurrency["repetitions"] and all(cpu > 0 for cpu in run["cpu_seconds"])
+            assert run["speedup"] == pytest.approx(sequential[pool]["median_s"] / run["median_s"], rel=1e-3)
     assert all(run["speedup"] > 0 for run in runs)
     if backend != "sqlite":  # the run keeps within its connection budget on a server
         assert all(run["connections"] <= concurrency["budget"] <= results["meta"]["max_connections"] for run in runs)
@@ -137,6 +149,9 @@ def test_http_compares_both_apps_on_both_endpoints(results: dict) -> None:
         ("sync", "list"),
     }
     assert http["same_responses"] is True  # the sync app is an equivalent app: same JSON for the same request
+    pool = http["comparison_pool"]  # the same for both apps, on every backend
+    assert http["apps"]["async"] == f"async app, pool {pool}" and http["apps"]["sync"] == f"sync app, pool {pool}"
+    assert pool == (Config.smoke_test().max_connections if http["pool_budget"] is None else http["pool_budget"])
     assert set(http["bursts"]) == {"sync_default_pool", "async"}
     assert all(burst["connections"] == 64 for burst in http["bursts"].values())  # more than 15 connections + 40 threads
     assert http["bursts"]["async"]["second"]["ok"] > 0  # the async app keeps answering
@@ -150,3 +165,49 @@ def test_goals_are_evaluated_from_the_stored_results(results: dict) -> None:
     assert [goal["id"] for goal in evaluate(results)] == ids  # the stored JSON is enough to judge a run again
     statements_goal = next(goal for goal in results["goals"] if goal["id"] == "list_statements")
     assert statements_goal["passed"] is True
+
+
+def test_replot_judges_and_draws_again_from_the_stored_json(
+    results: dict, smoke_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    _, output = smoke_run
+    backend = results["meta"]["backend"]
+    stored = tmp_path / f"{backend}.json"
+    shutil.copy(output / f"{backend}.json", stored)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--replot", str(stored)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SMOKE_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert json.loads(stored.read_text()) == results  # nothing measured, nothing changed: same verdicts
+    for name in ("insert", "load", "concurrency", "http"):
+        assert (tmp_path / f"{backend}-{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_update_replaces_only_the_benchmarks_measured_again(
+    results: dict, smoke_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    _, output = smoke_run
+    backend = results["meta"]["backend"]
+    shutil.copy(output / f"{backend}.json", tmp_path / f"{backend}.json")
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "insert", "--update", "--output", str(tmp_path)],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=SMOKE_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    merged = json.loads((tmp_path / f"{backend}.json").read_text())
+    assert {name: merged[name] for name in ("load", "concurrency", "http")} == {
+        name: results[name] for name in ("load", "concurrency", "http")
+    }
+    assert merged["insert"] != results["insert"]  # measured again: other timings
+    assert merged["meta"]["started_utc"] == results["meta"]["started_utc"]
+    (update,) = merged["meta"]["updates"]
+    assert update["benchmarks"] == ["insert"]
+    assert [goal["id"] for goal in merged["goals"]] == [goal["id"] for goal in results["goals"]]
