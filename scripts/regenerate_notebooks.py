@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -37,7 +38,12 @@ def kernel_environment(database_folder: Path) -> None:
 
 
 def clean(notebook: nbformat.NotebookNode) -> None:
-    """Drop metadata that changes from run to run."""
+    """Drop metadata that changes from run to run, and store each cell's printed text as one piece.
+
+    How a cell's prints arrive split into stream messages depends on timing; merged, the same output is
+    stored the same way on every run (nbval merges them too before comparing).
+    """
+    CoalesceStreamsPreprocessor().preprocess(notebook, {})
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     notebook.metadata.pop("widgets", None)
