@@ -192,9 +192,12 @@ def test_display_url_of_a_single_url_masks_the_whole_password(url: str) -> None:
 
 def test_a_bad_url_stops_pytest_with_one_clear_message() -> None:
     # conftest.py reads HEROES_DATABASE_URL when pytest starts: a mistake there is a usage error, not a traceback.
-    env = {**os.environ, DATABASE_URL_ENV: f"postgresql://hero:{SECRET}@h/db"}
+    # Plugins are not loaded (nor the addopts that need them): only the root conftest matters here, and pytest
+    # then starts in well under a second instead of four.
+    env = {**os.environ, DATABASE_URL_ENV: f"postgresql://hero:{SECRET}@h/db", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "tests/test_settings.py", "-k", "none"]
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "tests/test_settings.py", "-k", "none"],
+        [sys.executable, *command],
         cwd=Path(settings.__file__).resolve().parent.parent,
         env=env,
         capture_output=True,
