@@ -1,6 +1,6 @@
 """The heroes API (``heroes_lib.api``) as the HTTP benchmark serves it: the same app, its pool bounded.
 
-``heroes_lib.api:app`` may open 32 + 32 connections; on a shared server the benchmark keeps within its
+``heroes_lib.api:app`` may open 50 + 14 connections; on a shared server the benchmark keeps within its
 connection budget instead. ``BENCH_ASYNC_POOL_SIZE`` set: the app from ``heroes_lib.api.create_app`` on an
 engine with that many connections (no overflow), disposed at shutdown. Unset: ``heroes_lib.api.app`` itself.
 

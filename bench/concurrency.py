@@ -94,7 +94,7 @@ class Pool:
 
 
 def default_pool(backend: str, budget: int | None) -> Pool:
-    """heroes_lib's default pool on a server (32 + 32, overflow cut to the budget); SQLAlchemy's 5 + 10 on SQLite."""
+    """heroes_lib's default pool on a server (50 + 14, overflow cut to the budget); SQLAlchemy's 5 + 10 on SQLite."""
     if backend == "sqlite":
         return Pool(DEFAULT_POOL, 5, 10)
     pool_size = SERVER_POOL_SIZE if budget is None else min(SERVER_POOL_SIZE, budget)

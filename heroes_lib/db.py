@@ -32,9 +32,11 @@ from heroes_lib.settings import (
     parse_database_url,
 )
 
-#: Connections kept open per engine on a database server, and how many more may open under load.
-SERVER_POOL_SIZE = 32
-SERVER_MAX_OVERFLOW = 32
+#: Connections kept open per engine on a database server, and how many more may open under a peak: 64 in all, one
+#: for each of the 64 requests the API serves at once. Kept open: half of PostgreSQL's default max_connections
+#: (100), so that a steady load does not open and close overflow connections on every burst (lesson 06).
+SERVER_POOL_SIZE = 50
+SERVER_MAX_OVERFLOW = 14
 #: Seconds a request waits for a free pooled connection before ``TimeoutError``.
 POOL_TIMEOUT = 30
 #: Seconds to wait for a new connection to a server, and for a SQLite lock.

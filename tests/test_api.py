@@ -396,7 +396,7 @@ async def test_the_pool_serves_64_requests_holding_a_connection_at_once(
     api_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     engine = api_app.state.engine
-    # A server's pool (32 + 32) lets all 64 hold a connection at once; SQLite's file pool is smaller,
+    # A server's pool (50 + 14) lets all 64 hold a connection at once; SQLite's file pool is smaller,
     # so there the requests take turns, without timing out either.
     together = 64 if engine.url.get_backend_name() != "sqlite" else 1
     holding = 0
