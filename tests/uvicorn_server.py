@@ -10,8 +10,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+#: What ``uvicorn`` serves unless told otherwise: the course's API.
+API_APP = "heroes_lib.api:app"
 
 
 def free_port() -> int:
@@ -21,14 +26,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_uvicorn(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``uvicorn heroes_lib.api:app`` from a folder outside the project, not waiting for it.
+def start_uvicorn(port: int, env: dict[str, str] | None = None, app: str = API_APP) -> subprocess.Popen[str]:
+    """Start ``uvicorn heroes_lib.api:app`` (or ``app``) from a folder outside the project, not waiting for it.
 
     ``env`` is added to this process's environment (e.g. ``HEROES_DATABASE_URL``). Uvicorn logs to stderr
-    and writes its access log to stdout; both are captured.
+    and writes its access log to stdout; both are captured. An ``app`` of the tests' own is imported from
+    the checkout; the course's API must import from anywhere, as installed.
     """
+    app_dir = [] if app == API_APP else ["--app-dir", str(ROOT)]
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "heroes_lib.api:app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", app, *app_dir, "--host", "127.0.0.1", "--port", str(port)],
         cwd=tempfile.gettempdir(),
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
@@ -50,14 +57,14 @@ def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
 
 @contextmanager
 def running_api(
-    env: dict[str, str] | None = None, *, log: list[str] | None = None, timeout: float = 20
+    env: dict[str, str] | None = None, *, log: list[str] | None = None, timeout: float = 20, app: str = API_APP
 ) -> Iterator[str]:
-    """Yield the base URL of a uvicorn serving the API once it answers; stop it afterwards.
+    """Yield the base URL of a uvicorn serving the API (or ``app``, built on it) once it answers; stop it afterwards.
 
     If ``log`` is given, the server's output lines (stderr, then the access log) are appended to it on exit.
     """
     port = free_port()
-    process = start_uvicorn(port, env)
+    process = start_uvicorn(port, env, app)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:

@@ -5,31 +5,20 @@ inserts a first hero and sends it to the database, waits (``wait=database``: a s
 connection, ``heroes_lib.concurrency.wait_in_database``; ``wait=task``: an ``asyncio.sleep``, as a call to
 another service would), then inserts a second hero and commits both. ``GET /test/progress`` lists how far
 such requests got and how many pooled connections are checked out, so that a test sees it from outside a
-uvicorn process too. ``running_slow_write_api()`` serves it with uvicorn.
+uvicorn process too: ``tests.uvicorn_server.running_api(app=SLOW_WRITE_APP)`` serves it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Literal
 
-import httpx
 from fastapi import FastAPI, Request
 
 from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import SessionDep
 from heroes_lib.concurrency import wait_in_database
 from heroes_lib.models import Hero
-from tests.uvicorn_server import free_port, stop
-
-ROOT = Path(__file__).resolve().parents[2]
 
 FIRST_HERO = "First of two"
 SECOND_HERO = "Second of two"
@@ -76,36 +65,4 @@ def create_slow_write_app() -> FastAPI:
 
 #: What ``uvicorn tests.reliability.slow_write_api:app`` serves.
 app = create_slow_write_app()
-
-
-@contextmanager
-def running_slow_write_api(timeout: float = 20) -> Iterator[str]:
-    """Yield the base URL of a uvicorn on 127.0.0.1 serving ``app`` once it answers; stop it afterwards."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT), "tests.reliability.slow_write_api:app"]
-    with tempfile.TemporaryFile("w+") as output:
-        process = subprocess.Popen(
-            [*command, "--no-access-log", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tempfile.gettempdir(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                if process.poll() is not None:
-                    output.seek(0)
-                    raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{output.read()}")
-                try:
-                    if httpx.get(f"{base_url}/test/progress", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass  # not listening yet
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"uvicorn did not answer within {timeout} s")
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            stop(process)
+SLOW_WRITE_APP = f"{__name__}:app"

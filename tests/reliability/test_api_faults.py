@@ -41,8 +41,8 @@ from tests.reliability.slow_write_api import (
     FIRST_HERO,
     FIRST_SENT,
     SECOND_HERO,
+    SLOW_WRITE_APP,
     create_slow_write_app,
-    running_slow_write_api,
 )
 from tests.uvicorn_server import free_port, running_api
 
@@ -416,7 +416,7 @@ def test_a_client_that_disconnects_from_uvicorn_mid_request_gets_its_transaction
     """
     run(reset_tables())
     try:
-        with running_slow_write_api() as base_url:
+        with running_api(app=SLOW_WRITE_APP) as base_url:
             state, names = run(_disconnect_while_the_transaction_waits(base_url))
     finally:
         run(drop_tables())
