@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,17 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             return
         # Sent on the DBAPI cursor, not through SQLAlchemy, so statement counts match the servers'.
         connection.connection.cursor().execute("BEGIN")
+
+    @event.listens_for(engine.sync_engine, "close")
+    def _end_the_transaction_before_closing(dbapi_connection: Any, _record: Any) -> None:
+        # A task cancelled in the middle of a statement gets its connection closed, not rolled back. The
+        # statement is still referenced (by the traceback), so sqlite3 only marks the connection to be closed
+        # once it is freed, and until the garbage collector frees it the open transaction keeps the whole
+        # database locked for writers. Rolling back first (queued behind the statement) releases the lock now.
+        if not in_greenlet():
+            return  # closed by the garbage collector: nothing can be awaited, and nothing is waiting
+        with contextlib.suppress(Exception):  # a connection already broken has no transaction to end
+            dbapi_connection.rollback()
 
 
 #: MariaDB (4025) and MySQL (3819) report a failed CHECK constraint as OperationalError, not IntegrityError.

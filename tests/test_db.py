@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -345,3 +347,50 @@ async def test_a_failure_to_connect_is_flagged_as_a_lost_connection(tmp_path: Pa
     finally:
         await engine.dispose()
     assert raised.value.connection_invalidated, repr(raised.value)
+
+
+async def test_a_statement_cancelled_on_sqlite_leaves_the_database_unlocked(tmp_path: Path) -> None:
+    """A task cancelled while its transaction has written and a statement runs: the write lock is released at once.
+
+    aiosqlite runs the statement in a thread of its own, so it goes on after the cancel, and the connection is
+    then closed. On a SQLite file whatever the configured backend.
+    """
+    path = tmp_path / "cancelled.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    slow_statement_sent = asyncio.Event()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _watch(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("WITH RECURSIVE"):
+            slow_statement_sent.set()
+
+    async def write_then_query_slowly() -> None:
+        async with make_sessionmaker(engine)() as session:
+            session.add(Hero(name="Never committed", secret_name="x"))
+            await session.flush()  # the transaction holds SQLite's write lock from here
+            await session.exec(text(SLOW_SQLITE_QUERY))
+
+    task = asyncio.create_task(write_then_query_slowly())
+    await asyncio.wait_for(slow_statement_sent.wait(), timeout=10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    try:
+        probe = sqlite3.connect(path, timeout=0)  # does not wait for a lock: fails if one is held
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            assert probe.execute("SELECT count(*) FROM hero").fetchone() == (0,)
+            probe.execute("ROLLBACK")
+        finally:
+            probe.close()
+        assert engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+#: Counts to five million in SQLite itself: a statement that runs for a good fraction of a second.
+SLOW_SQLITE_QUERY = (
+    "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < 5000000) "
+    "SELECT count(*) FROM numbers"
+)
