@@ -246,12 +246,12 @@ async def run(context: Context) -> dict[str, Any]:
 
 
 def sequential_run(runs: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
-    """The sequential run ``entry`` is compared with: the one on the same pool and wait.
-
-    Results written before both modes ran side by side have one sequential run per wait (``pool`` None).
-    """
-    same_wait = [run for run in runs if run["mode"] == "sequential" and run["wait_s"] == entry["wait_s"]]
-    return next((run for run in same_wait if run["pool"] == entry["pool"]), same_wait[0])
+    """The sequential run ``entry`` is compared with: the one on the same pool and wait."""
+    return next(
+        run
+        for run in runs
+        if run["mode"] == "sequential" and run["wait_s"] == entry["wait_s"] and run["pool"] == entry["pool"]
+    )
 
 
 def report(summary: dict[str, Any]) -> list[str]:

@@ -171,7 +171,6 @@ def statements_text(method: dict[str, Any], rows: int) -> str:
     """What a method sent, for a table of ``rows`` rows: ``"1 statement"``, ``"1,000 per 500 rows"``, ...
 
     The raw driver's statements are not counted (it bypasses SQLAlchemy): it is one ``executemany`` call.
-    Results written before that was said count it as 1.
     """
     if method["name"] == "raw":
         return "1 executemany call"

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import nbformat
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune  # nbconvert's own Markdown renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -300,8 +301,6 @@ def index_page(all_lessons: list[Lesson]) -> str:
 
 def readme_page(all_lessons: list[Lesson], out: Path) -> str:
     """The README as a page: links to lessons go to their pages, the files it links to travel with it."""
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune  # what nbconvert renders Markdown with
-
     soup = BeautifulSoup(markdown2html_mistune(README.read_text(encoding="utf-8")), "html.parser")
     lesson_files = {lesson.source.name for lesson in all_lessons}
     for anchor in soup.find_all("a", href=True):
