@@ -9,6 +9,7 @@ the change broke.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, inspect, update
@@ -41,17 +42,6 @@ class ConflictError(Exception):
     """The database refused a change because it conflicts with existing data; nothing was written."""
 
 
-class ConflictMessage(str):
-    """What to tell the caller when the database refuses a change for one kind of constraint (``constraint``)."""
-
-    constraint: ConstraintKind
-
-    def __new__(cls, text: str, constraint: ConstraintKind) -> ConflictMessage:
-        message = super().__new__(cls, text)
-        message.constraint = constraint
-        return message
-
-
 #: What a refusal of each kind says when the caller expected another (e.g. validation was bypassed).
 _REFUSALS: dict[ConstraintKind | None, str] = {
     "foreign key": "the change names a row that does not exist",
@@ -62,20 +52,25 @@ _REFUSALS: dict[ConstraintKind | None, str] = {
 }
 
 
-def _refusal(error: IntegrityError, expected: str) -> str:
-    # The caller's message only if it explains the constraint that actually failed.
-    failed = violated_constraint(error)
-    if isinstance(expected, ConflictMessage) and expected.constraint == failed:
-        return expected
-    return _REFUSALS[failed]
+@dataclass(frozen=True)
+class _Conflict:
+    """The refusal a change can be expected to meet: the kind of constraint, and what to tell the caller then."""
+
+    constraint: ConstraintKind
+    message: str
+
+    def explain(self, error: IntegrityError) -> str:
+        """``message`` if the database refused the change for that constraint; otherwise what it did refuse."""
+        failed = violated_constraint(error)
+        return self.message if failed == self.constraint else _REFUSALS[failed]
 
 
-def _hero_conflict(team_id: int | None) -> ConflictMessage:
-    return ConflictMessage(f"team_id {team_id} does not name an existing team", "foreign key")
+def _hero_conflict(team_id: int | None) -> _Conflict:
+    return _Conflict("foreign key", f"team_id {team_id} does not name an existing team")
 
 
-def _team_conflict(name: str | None) -> ConflictMessage:
-    return ConflictMessage(f"a team named {name!r} already exists", "unique")
+def _team_conflict(name: str | None) -> _Conflict:
+    return _Conflict("unique", f"a team named {name!r} already exists")
 
 
 def _storable_id(row_id: int) -> bool:
@@ -96,28 +91,28 @@ def _pending_team_ids(session: AsyncSession) -> Iterator[int | None]:
             yield inspect(row).dict.get("team_id")
 
 
-async def _commit(session: AsyncSession, conflict_message: str) -> None:
+async def _commit(session: AsyncSession, conflict: _Conflict) -> None:
     """Commit; if the database refuses the change, roll back and raise ``ConflictError``.
 
-    ``conflict_message`` explains the refusal the change can be expected to cause (a ``ConflictMessage``
-    names its kind of constraint); a refusal of another kind is explained as that kind.
+    ``conflict`` explains the refusal the change can be expected to meet; a refusal for another kind of
+    constraint is explained as that kind.
     """
     unknown_team = _unstorable_team_id(_pending_team_ids(session))
     if unknown_team is not None:
         await session.rollback()
-        raise ConflictError(_hero_conflict(unknown_team))
+        raise ConflictError(_hero_conflict(unknown_team).message)
     try:
         await session.commit()
     except IntegrityError as error:
         await session.rollback()
-        raise ConflictError(_refusal(error, conflict_message)) from None
+        raise ConflictError(conflict.explain(error)) from None
 
 
-async def _apply_update(session: AsyncSession, row: SQLModel, changes: SQLModel, conflict_message: str) -> None:
+async def _apply_update(session: AsyncSession, row: SQLModel, changes: SQLModel, conflict: _Conflict) -> None:
     # exclude_unset: only the fields the caller sent change; the others keep their stored values.
     row.sqlmodel_update(changes.model_dump(exclude_unset=True))
     session.add(row)
-    await _commit(session, conflict_message)
+    await _commit(session, conflict)
 
 
 # Heroes
@@ -191,14 +186,14 @@ async def create_heroes_bulk(session: AsyncSession, heroes: Iterable[HeroCreate]
         return 0
     unknown_team = _unstorable_team_id(row["team_id"] for row in rows)
     if unknown_team is not None:
-        raise ConflictError(f"{_hero_conflict(unknown_team)}; no hero was inserted")
+        raise ConflictError(f"{_hero_conflict(unknown_team).message}; no hero was inserted")
     try:
         await session.exec(insert(Hero.__table__), params=rows)
         await session.commit()
     except IntegrityError as error:
         await session.rollback()
-        expected = ConflictMessage("a hero names a team_id that does not exist", "foreign key")
-        raise ConflictError(f"{_refusal(error, expected)}; no hero was inserted") from None
+        conflict = _Conflict("foreign key", "a hero names a team_id that does not exist")
+        raise ConflictError(f"{conflict.explain(error)}; no hero was inserted") from None
     return len(rows)
 
 
@@ -313,7 +308,7 @@ async def update_hero_if_unchanged(
         raise ValueError("no changes to apply")
     unknown_team = _unstorable_team_id([values.get("team_id")])
     if unknown_team is not None:
-        raise ConflictError(_hero_conflict(unknown_team))
+        raise ConflictError(_hero_conflict(unknown_team).message)
     # `column == None` renders as `IS NULL`, so an expected value of None compares correctly.
     conditions = [getattr(Hero, name) == value for name, value in expected.items()]
     # synchronize_session=False: SQLAlchemy would otherwise apply the new values to the session's copy
@@ -329,7 +324,7 @@ async def update_hero_if_unchanged(
         await session.commit()
     except IntegrityError as error:
         await session.rollback()
-        raise ConflictError(_refusal(error, _hero_conflict(changes.team_id))) from None
+        raise ConflictError(_hero_conflict(changes.team_id).explain(error)) from None
     except OperationalError as error:
         if not _is_stale_sqlite_snapshot(error):
             raise
@@ -363,7 +358,7 @@ async def create_power(session: AsyncSession, power: PowerCreate) -> Power:
     """Insert a power and return it with its new ``id``. Raises ``ConflictError`` for a duplicate name."""
     row = Power.model_validate(power)
     session.add(row)
-    await _commit(session, ConflictMessage(f"a power named {power.name!r} already exists", "unique"))
+    await _commit(session, _Conflict("unique", f"a power named {power.name!r} already exists"))
     return row
 
 
