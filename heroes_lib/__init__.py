@@ -6,6 +6,8 @@ Modules, in the order their imports point:
 - ``db``: the async engine, session factory and schema helpers, with per-backend defaults.
 - ``models``: the ``Team`` and ``Hero`` tables and their create / public / update models.
 - ``crud``: async create, read, list, update and delete, plus a fast bulk insert.
+- ``concurrent_updates``: updates that lose no change when two requests write one hero at once.
+- ``powers``: the many-to-many relationship between heroes and powers.
 - ``sample_data``: a small deterministic set of teams and heroes.
 - ``pagination``: keyset pages and streamed batches for large results.
 - ``concurrency``: ``gather`` with a bound on concurrency; a server-side wait for demonstrations.

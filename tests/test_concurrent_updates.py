@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib import crud
+from heroes_lib import concurrent_updates, crud
 from heroes_lib.crud import ConflictError
 from heroes_lib.db import make_sessionmaker
 from heroes_lib.models import Hero, HeroCreate, HeroUpdate, Team
@@ -69,17 +69,17 @@ async def test_read_modify_write_in_two_requests_loses_an_update(sessions: async
 async def test_increment_hero_age_returns_the_stored_hero(session: AsyncSession) -> None:
     hero = await crud.create_hero(session, HeroCreate(name="Rusty-Man", secret_name="Tommy Sharp", age=48))
     assert hero.id is not None
-    incremented = await crud.increment_hero_age(session, hero.id)
+    incremented = await concurrent_updates.increment_hero_age(session, hero.id)
     assert incremented is not None and incremented.age == 49
-    incremented = await crud.increment_hero_age(session, hero.id, by=10)
+    incremented = await concurrent_updates.increment_hero_age(session, hero.id, by=10)
     assert incremented is not None and incremented.age == 59
-    assert await crud.increment_hero_age(session, 424242) is None
+    assert await concurrent_updates.increment_hero_age(session, 424242) is None
 
 
 async def test_increment_keeps_an_unknown_age_unknown(session: AsyncSession) -> None:
     hero = await crud.create_hero(session, HeroCreate(name="Deadpond", secret_name="Dive Wilson"))
     assert hero.id is not None
-    incremented = await crud.increment_hero_age(session, hero.id)
+    incremented = await concurrent_updates.increment_hero_age(session, hero.id)
     assert incremented is not None and incremented.age is None
 
 
@@ -88,7 +88,7 @@ async def test_increment_below_zero_is_a_conflict_and_changes_nothing(session: A
     hero_id = hero.id  # the rollback after the failed update expires every object in the session
     assert hero_id is not None
     with pytest.raises(ConflictError, match="cannot become negative"):
-        await crud.increment_hero_age(session, hero_id, by=-4)
+        await concurrent_updates.increment_hero_age(session, hero_id, by=-4)
     reloaded = await session.get(Hero, hero_id)
     assert reloaded is not None and reloaded.age == 3
 
@@ -98,7 +98,7 @@ async def test_concurrent_increments_are_never_lost(sessions: async_sessionmaker
 
     async def birthday() -> int | None:
         async with sessions() as session:
-            hero = await crud.increment_hero_age(session, hero_id)
+            hero = await concurrent_updates.increment_hero_age(session, hero_id)
         assert hero is not None
         return hero.age
 
@@ -113,20 +113,20 @@ async def test_concurrent_increments_are_never_lost(sessions: async_sessionmaker
 async def test_update_if_unchanged_writes_only_over_the_expected_values(session: AsyncSession) -> None:
     hero = await crud.create_hero(session, HeroCreate(name="Rusty-Man", secret_name="Tommy Sharp", age=48))
     assert hero.id is not None
-    assert await crud.update_hero_if_unchanged(session, hero.id, {"age": 48}, HeroUpdate(age=49)) is True
+    assert await concurrent_updates.update_hero_if_unchanged(session, hero.id, {"age": 48}, HeroUpdate(age=49)) is True
     assert hero.age == 49  # the session's copy follows the update
-    assert await crud.update_hero_if_unchanged(session, hero.id, {"age": 48}, HeroUpdate(age=50)) is False
+    assert await concurrent_updates.update_hero_if_unchanged(session, hero.id, {"age": 48}, HeroUpdate(age=50)) is False
     reloaded = await session.get(Hero, hero.id)
     assert reloaded is not None and reloaded.age == 49
-    assert await crud.update_hero_if_unchanged(session, 424242, {"age": 49}, HeroUpdate(age=1)) is False
+    assert await concurrent_updates.update_hero_if_unchanged(session, 424242, {"age": 49}, HeroUpdate(age=1)) is False
 
 
 async def test_update_if_unchanged_compares_null_and_several_fields(session: AsyncSession) -> None:
     hero = await crud.create_hero(session, HeroCreate(name="Deadpond", secret_name="Dive Wilson"))
     assert hero.id is not None
     expected = {"age": None, "name": "Deadpond"}
-    assert await crud.update_hero_if_unchanged(session, hero.id, expected, HeroUpdate(age=30)) is True
-    assert await crud.update_hero_if_unchanged(session, hero.id, expected, HeroUpdate(age=31)) is False
+    assert await concurrent_updates.update_hero_if_unchanged(session, hero.id, expected, HeroUpdate(age=30)) is True
+    assert await concurrent_updates.update_hero_if_unchanged(session, hero.id, expected, HeroUpdate(age=31)) is False
 
 
 async def test_after_a_failed_compare_the_session_reads_the_row_again(
@@ -137,8 +137,9 @@ async def test_after_a_failed_compare_the_session_reads_the_row_again(
         stale = await session.get(Hero, hero_id)
         assert stale is not None and stale.age == 48
         async with sessions() as other:
-            await crud.increment_hero_age(other, hero_id)  # another request changes the row
-        assert await crud.update_hero_if_unchanged(session, hero_id, {"age": 48}, HeroUpdate(age=49)) is False
+            await concurrent_updates.increment_hero_age(other, hero_id)  # another request changes the row
+        changed = await concurrent_updates.update_hero_if_unchanged(session, hero_id, {"age": 48}, HeroUpdate(age=49))
+        assert changed is False
         assert stale.age == 48  # the caller's copy stays readable
         fresh = await session.get(Hero, hero_id)
         assert fresh is not None and fresh.age == 49
@@ -146,16 +147,16 @@ async def test_after_a_failed_compare_the_session_reads_the_row_again(
 
 async def test_update_if_unchanged_refuses_bad_arguments(session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="not fields of a hero: power"):
-        await crud.update_hero_if_unchanged(session, 1, {"power": 1}, HeroUpdate(age=1))
+        await concurrent_updates.update_hero_if_unchanged(session, 1, {"power": 1}, HeroUpdate(age=1))
     with pytest.raises(ValueError, match="no changes"):
-        await crud.update_hero_if_unchanged(session, 1, {"age": 1}, HeroUpdate())
+        await concurrent_updates.update_hero_if_unchanged(session, 1, {"age": 1}, HeroUpdate())
 
 
 async def test_update_if_unchanged_with_an_unknown_team_is_a_conflict(session: AsyncSession) -> None:
     hero = await crud.create_hero(session, HeroCreate(name="Lost", secret_name="x", age=1))
     assert hero.id is not None
     with pytest.raises(ConflictError, match="team_id 424242"):
-        await crud.update_hero_if_unchanged(session, hero.id, {"age": 1}, HeroUpdate(team_id=424242))
+        await concurrent_updates.update_hero_if_unchanged(session, hero.id, {"age": 1}, HeroUpdate(team_id=424242))
 
 
 async def test_concurrent_compare_and_set_with_retries_loses_nothing(
@@ -172,7 +173,7 @@ async def test_concurrent_compare_and_set_with_retries_loses_nothing(
             if attempt == 1:
                 await all_have_read.wait()  # every task read the same age: the worst case
             async with sessions() as session:
-                if await crud.update_hero_if_unchanged(
+                if await concurrent_updates.update_hero_if_unchanged(
                     session, hero_id, {"age": hero.age}, HeroUpdate(age=hero.age + 1)
                 ):
                     return attempt

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib import crud
+from heroes_lib import concurrent_updates, crud
 from heroes_lib.counter import count_statements
 from heroes_lib.crud import ConflictError
 from heroes_lib.models import Hero, HeroCreate, HeroUpdate, Team, TeamCreate, TeamUpdate
@@ -219,7 +219,8 @@ async def test_a_team_id_outside_the_integer_range_is_a_conflict_and_is_not_sent
         with pytest.raises(ConflictError, match=f"^{message}; no hero was inserted$"):
             await crud.create_heroes_bulk(session, [HeroCreate(name="Lost", secret_name="x", team_id=team_id)])
         with pytest.raises(ConflictError, match=f"^{message}$"):
-            await crud.update_hero_if_unchanged(session, hero_id, {"age": None}, HeroUpdate(team_id=team_id))
+            changes = HeroUpdate(team_id=team_id)
+            await concurrent_updates.update_hero_if_unchanged(session, hero_id, {"age": None}, changes)
     assert writes(counter.statements) == []
     assert await count_rows(session, Hero) == 1
     reloaded = await crud.get_hero(session, hero_id)
@@ -246,7 +247,7 @@ async def test_a_check_constraint_is_not_reported_as_an_unknown_team(session: As
         str(raised.value) == "a value breaks a rule of the table (a CHECK constraint: an empty name or a negative age)"
     )
     with pytest.raises(ConflictError, match="CHECK constraint") as raised:
-        await crud.update_hero_if_unchanged(session, hero_id, {"age": None}, negative_age)
+        await concurrent_updates.update_hero_if_unchanged(session, hero_id, {"age": None}, negative_age)
     assert "team_id" not in str(raised.value)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib import crud
+from heroes_lib import crud, powers
 from heroes_lib.counter import StatementCounter, count_statements
 from heroes_lib.crud import ConflictError
 from heroes_lib.models import Hero, HeroCreate, HeroPowerLink, Power, PowerCreate
@@ -21,7 +21,7 @@ async def make_hero(session: AsyncSession, name: str = "Deadpond") -> int:
 
 
 async def make_power(session: AsyncSession, name: str) -> int:
-    power = await crud.create_power(session, PowerCreate(name=name))
+    power = await powers.create_power(session, PowerCreate(name=name))
     assert power.id is not None
     return power.id
 
@@ -42,20 +42,20 @@ def sql_verbs(counter: StatementCounter) -> list[str]:
 async def test_create_and_list_powers(session: AsyncSession) -> None:
     for name in ["Invisibility", "Flight"]:
         await make_power(session, name)
-    assert [power.name for power in await crud.list_powers(session)] == ["Invisibility", "Flight"]
+    assert [power.name for power in await powers.list_powers(session)] == ["Invisibility", "Flight"]
     with pytest.raises(ConflictError, match="a power named 'Flight' already exists"):
-        await crud.create_power(session, PowerCreate(name="Flight"))
-    assert [power.name for power in await crud.list_powers(session, offset=1, limit=5)] == ["Flight"]
+        await powers.create_power(session, PowerCreate(name="Flight"))
+    assert [power.name for power in await powers.list_powers(session, offset=1, limit=5)] == ["Flight"]
 
 
 async def test_add_and_remove_a_power(session: AsyncSession) -> None:
     hero_id = await make_hero(session)
     flight = await make_power(session, "Flight")
-    assert await crud.add_power_to_hero(session, hero_id, flight) is True
-    assert await crud.add_power_to_hero(session, hero_id, flight) is False  # already has it: no duplicate
+    assert await powers.add_power_to_hero(session, hero_id, flight) is True
+    assert await powers.add_power_to_hero(session, hero_id, flight) is False  # already has it: no duplicate
     assert await links(session) == [(hero_id, flight)]
-    assert await crud.remove_power_from_hero(session, hero_id, flight) is True
-    assert await crud.remove_power_from_hero(session, hero_id, flight) is False
+    assert await powers.remove_power_from_hero(session, hero_id, flight) is True
+    assert await powers.remove_power_from_hero(session, hero_id, flight) is False
     assert await links(session) == []
 
 
@@ -63,11 +63,11 @@ async def test_adding_to_a_missing_hero_or_power_is_a_conflict(session: AsyncSes
     hero_id = await make_hero(session)
     flight = await make_power(session, "Flight")
     with pytest.raises(ConflictError, match=f"hero 424242 or power {flight} does not exist"):
-        await crud.add_power_to_hero(session, 424242, flight)
+        await powers.add_power_to_hero(session, 424242, flight)
     with pytest.raises(ConflictError):
-        await crud.add_power_to_hero(session, hero_id, 424242)
+        await powers.add_power_to_hero(session, hero_id, 424242)
     assert await links(session) == []
-    assert await crud.add_power_to_hero(session, hero_id, flight) is True  # the session is still usable
+    assert await powers.add_power_to_hero(session, hero_id, flight) is True  # the session is still usable
 
 
 async def test_get_hero_with_powers_loads_them_in_one_more_statement(
@@ -76,22 +76,22 @@ async def test_get_hero_with_powers_loads_them_in_one_more_statement(
     hero_id = await make_hero(session)
     power_ids = [await make_power(session, name) for name in ["Super strength", "Flight", "Healing factor"]]
     for power_id in reversed(power_ids):
-        await crud.add_power_to_hero(session, hero_id, power_id)
+        await powers.add_power_to_hero(session, hero_id, power_id)
     session.expunge_all()
     with count_statements(engine) as counter:
-        hero = await crud.get_hero_with_powers(session, hero_id)
+        hero = await powers.get_hero_with_powers(session, hero_id)
     assert hero is not None and sql_verbs(counter) == ["SELECT", "SELECT"]
     assert [power.name for power in hero.powers] == ["Super strength", "Flight", "Healing factor"]  # by id
-    assert await crud.get_hero_with_powers(session, 424242) is None
+    assert await powers.get_hero_with_powers(session, 424242) is None
 
 
 async def test_get_hero_with_powers_shows_changes_made_since_it_was_loaded(session: AsyncSession) -> None:
     hero_id = await make_hero(session)
     flight = await make_power(session, "Flight")
-    hero = await crud.get_hero_with_powers(session, hero_id)
+    hero = await powers.get_hero_with_powers(session, hero_id)
     assert hero is not None and hero.powers == []
-    await crud.add_power_to_hero(session, hero_id, flight)
-    hero = await crud.get_hero_with_powers(session, hero_id)
+    await powers.add_power_to_hero(session, hero_id, flight)
+    hero = await powers.get_hero_with_powers(session, hero_id)
     assert hero is not None and [power.name for power in hero.powers] == ["Flight"]
 
 
@@ -100,7 +100,7 @@ async def test_deleting_a_hero_deletes_its_links_in_the_database(session: AsyncS
     rusty = await make_hero(session, "Rusty-Man")
     flight = await make_power(session, "Flight")
     for hero_id in (deadpond, rusty):
-        await crud.add_power_to_hero(session, hero_id, flight)
+        await powers.add_power_to_hero(session, hero_id, flight)
     session.expunge_all()
     with count_statements(engine) as counter:
         assert await crud.delete_hero(session, deadpond)
@@ -113,7 +113,7 @@ async def test_deleting_a_hero_deletes_its_links_in_the_database(session: AsyncS
 async def test_deleting_a_power_deletes_its_links(session: AsyncSession) -> None:
     hero_id = await make_hero(session)
     flight = await make_power(session, "Flight")
-    await crud.add_power_to_hero(session, hero_id, flight)
+    await powers.add_power_to_hero(session, hero_id, flight)
     await session.exec(delete(Power).where(Power.id == flight))
     assert await links(session) == []
     assert await session.get(Hero, hero_id) is not None
