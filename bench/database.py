@@ -21,8 +21,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.common import BenchmarkError
-from heroes_lib.db import create_database, drop_database, reset_schema
+from heroes_lib.db import create_database, drop_database
 from heroes_lib.models import Hero, HeroCreate, Team
+from heroes_lib.schema import reset_schema
 
 ADMIN_TIMEOUT = 10
 

@@ -3,8 +3,9 @@
 Modules, in the order their imports point:
 
 - ``settings``: which database to use (``HEROES_DATABASE_URL``), validated and masked for display.
-- ``db``: the async engine, session factory and schema helpers, with per-backend defaults.
+- ``db``: the async engine and session factory, with per-backend defaults.
 - ``models``: the ``Team`` and ``Hero`` tables and their create / public / update models.
+- ``schema``: create, drop and list the course's tables.
 - ``crud``: async create, read, list, update and delete, plus a fast bulk insert.
 - ``concurrent_updates``: updates that lose no change when two requests write one hero at once.
 - ``powers``: the many-to-many relationship between heroes and powers.

@@ -15,13 +15,12 @@ import contextlib
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.util.concurrency import in_greenlet
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib.settings import (
@@ -180,35 +179,6 @@ def make_engine(url: str | URL | None = None, **overrides: Any) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """A session factory for ``engine`` whose objects stay readable after commit (``expire_on_commit=False``)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create the tables that do not exist yet."""
-    import heroes_lib.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-
-
-async def drop_schema(engine: AsyncEngine) -> None:
-    """Drop the course's tables (and their data), if they exist."""
-    import heroes_lib.models  # noqa: F401
-
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.drop_all)
-
-
-async def reset_schema(engine: AsyncEngine) -> None:
-    """Drop and recreate the course's tables, leaving them empty (ids start again at 1)."""
-    await drop_schema(engine)
-    await create_schema(engine)
-
-
-async def table_names(engine: AsyncEngine) -> list[str]:
-    """The names of the tables in the database, sorted, read back through ``inspect``."""
-    async with engine.connect() as connection:
-        names = await connection.run_sync(lambda sync_connection: inspect(sync_connection).get_table_names())
-    return sorted(names)
 
 
 def is_missing_greenlet(error: BaseException) -> bool:

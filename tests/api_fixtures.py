@@ -17,8 +17,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.pool import NullPool
 
 from heroes_lib.api import create_app
-from heroes_lib.db import drop_schema, make_engine, reset_schema
+from heroes_lib.db import make_engine
 from heroes_lib.models import Hero, Team
+from heroes_lib.schema import drop_schema, reset_schema
 
 BASE_URL = "http://heroes.test"
 

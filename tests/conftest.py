@@ -9,8 +9,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib.db import create_schema, drop_schema, make_engine, make_sessionmaker
+from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero, Team
+from heroes_lib.schema import create_schema, drop_schema
 
 
 @pytest.fixture(scope="module")

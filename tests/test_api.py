@@ -26,9 +26,10 @@ from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import get_session
 from heroes_lib.api.errors import is_database_unavailable
 from heroes_lib.api.lifespan import StartupError
-from heroes_lib.db import make_engine, make_sessionmaker, table_names
+from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
 from heroes_lib.sample_data import generate_heroes
+from heroes_lib.schema import table_names
 from tests.api_fixtures import BASE_URL, api_app, client, snapshot
 from tests.uvicorn_server import free_port
 

@@ -22,17 +22,14 @@ from heroes_lib import db
 from heroes_lib.db import (
     DatabaseUnavailableError,
     check_connection,
-    create_schema,
-    drop_schema,
     engine_options,
     is_missing_greenlet,
     make_engine,
     make_sessionmaker,
-    reset_schema,
-    table_names,
     violated_constraint,
 )
 from heroes_lib.models import Hero, Team
+from heroes_lib.schema import create_schema, drop_schema, reset_schema, table_names
 from heroes_lib.settings import DatabaseURLError, database_url, parse_database_url
 
 SECRET = "s3cr3t-pa55"
@@ -297,7 +294,7 @@ async def test_create_database_makes_an_empty_database_beside_the_configured_one
     assert created.database == name and created.host == configured.host
     engine = db.make_engine(created, poolclass=NullPool)
     try:
-        assert await db.table_names(engine) == []
+        assert await table_names(engine) == []
     finally:
         await engine.dispose()
     await db.drop_database(configured, name)

@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from heroes_lib.db import create_schema, drop_schema, make_engine, table_names
+from heroes_lib.db import make_engine
+from heroes_lib.schema import create_schema, drop_schema, table_names
 from heroes_lib.settings import DATABASE_URL_ENV
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from heroes_lib.db import make_sessionmaker, reset_schema
+from heroes_lib.db import make_sessionmaker
 from heroes_lib.models import HeroPublic
 from heroes_lib.sample_data import SAMPLE_HEROES, SAMPLE_TEAMS, add_sample_data, generate_heroes
+from heroes_lib.schema import reset_schema
 
 
 async def test_sample_data_gets_the_same_ids_on_a_fresh_schema(engine: AsyncEngine) -> None:

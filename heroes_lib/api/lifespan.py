@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heroes_lib.api.connection_queue import ConnectionQueue
-from heroes_lib.db import DatabaseUnavailableError, check_connection, create_schema, make_engine, make_sessionmaker
+from heroes_lib.db import DatabaseUnavailableError, check_connection, make_engine, make_sessionmaker
+from heroes_lib.schema import create_schema
 from heroes_lib.settings import DatabaseURLError
 
 #: Seconds startup waits for the database before giving up (it cuts the servers' 5 s connect timeout short; a
