@@ -14,6 +14,8 @@ same size, so that the layer-cost benchmark (``bench.layers``) compares only wha
 - ``api_transaction``: ``heroes_lib.api`` with its reads in a transaction, as they were before its read path
   moved to autocommit on PostgreSQL (``get_read_session`` overridden): the effect of that change alone.
 - ``api``: ``heroes_lib.api`` itself.
+- ``api_no_pre_ping``: ``heroes_lib.api`` on an engine without ``pool_pre_ping``: what the ping costs (what it
+  buys, a request that does not fail on a connection the server dropped, is lesson 06's).
 
 ``BENCH_LAYER`` names the layer and ``BENCH_LAYER_POOL_SIZE`` the pool size; the database is
 ``HEROES_DATABASE_URL``.
@@ -46,7 +48,7 @@ from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero, HeroPublicWithTeam, Team
 from heroes_lib.settings import database_url
 
-LAYERS = ("floor", "core", "orm", "fastapi", "api_transaction", "api")
+LAYERS = ("floor", "core", "orm", "fastapi", "api_transaction", "api", "api_no_pre_ping")
 LAYER_ENV = "BENCH_LAYER"
 POOL_SIZE_ENV = "BENCH_LAYER_POOL_SIZE"
 
@@ -260,6 +262,13 @@ def api_transaction_app(url: URL, pool_size: int) -> FastAPI:
     return app
 
 
+def api_no_pre_ping_app(url: URL, pool_size: int) -> FastAPI:
+    """``heroes_lib.api`` on an engine that does not ping a connection before handing it out."""
+    from bench.async_app import bounded_app
+
+    return bounded_app(pool_size, url, pool_pre_ping=False)
+
+
 FACTORIES: dict[str, Callable[[URL, int], Any]] = {
     "floor": floor_app,
     "core": core_app,
@@ -267,6 +276,7 @@ FACTORIES: dict[str, Callable[[URL, int], Any]] = {
     "fastapi": fastapi_app,
     "api_transaction": api_transaction_app,
     "api": api_app,
+    "api_no_pre_ping": api_no_pre_ping_app,
 }
 
 

@@ -49,6 +49,7 @@ LABELS = {
     "fastapi": "+ FastAPI",
     "api_transaction": "heroes_lib.api, read in a transaction",
     "api": "heroes_lib.api",
+    "api_no_pre_ping": "heroes_lib.api, no pre-ping",
 }
 PROFILE_TOP = 12
 #: The event loop's wait for sockets to become ready: idle time, kept apart from the work a request costs.

@@ -162,7 +162,7 @@ def test_layers_measure_the_same_request_through_each_layer(results: dict) -> No
     layers = results["layers"]
     assert layers["same_responses"] is True  # every layer answers the JSON heroes_lib.api answers
     names = [row["layer"] for row in layers["summary"]]
-    assert names == ["floor", "core", "orm", "fastapi", "api_transaction", "api"]
+    assert names == ["floor", "core", "orm", "fastapi", "api_transaction", "api", "api_no_pre_ping"]
     assert all(run["ok"] > 0 and run["error_count"] == 0 for run in layers["runs"])
     assert layers["summary"][0]["ratio_to_floor"] == 1
     trips = {row["layer"]: row["round_trips"] for row in layers["summary"]}
@@ -174,6 +174,8 @@ def test_layers_measure_the_same_request_through_each_layer(results: dict) -> No
         assert trips["core"] == trips["orm"] == trips["fastapi"] == trips["api_transaction"]  # ping, BEGIN, ROLLBACK
         # The read path's autocommit saves BEGIN and ROLLBACK where the driver switches for free (asyncpg).
         assert trips["api"] == (trips["api_transaction"] - 2 if backend == "postgresql" else trips["api_transaction"])
+        # the pre-ping: BEGIN, an empty query and ROLLBACK on asyncpg, one COM_PING on aiomysql
+        assert trips["api"] - trips["api_no_pre_ping"] == (3 if backend == "postgresql" else 1)
     profile = layers["profile"]
     assert profile["requests"] > 0 and profile["top"] and profile["by_package"]
     assert abs(sum(row["share"] for row in profile["by_package"]) - 1) < 0.01
