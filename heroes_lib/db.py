@@ -184,8 +184,10 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def is_missing_greenlet(error: BaseException) -> bool:
     """Whether ``error`` is SQLAlchemy refusing implicit IO outside its async bridge (a lazy load, say).
 
-    asyncpg raises ``MissingGreenlet`` itself; aiosqlite and aiomysql wrap it in a ``StatementError``,
-    so ``except MissingGreenlet`` alone misses two of the three drivers.
+    Its form depends on where the first IO happens: refused at a connection checkout (a ``pool_pre_ping``) or by
+    the driver's execute (asyncpg) it is a bare ``MissingGreenlet``; refused while SQLAlchemy sets up the statement
+    (aiosqlite and aiomysql open a cursor with IO) it is wrapped in a ``StatementError`` whose ``.orig`` holds it,
+    which ``except MissingGreenlet`` alone misses.
     """
     return isinstance(error, MissingGreenlet) or (
         isinstance(error, StatementError) and isinstance(error.orig, MissingGreenlet)
