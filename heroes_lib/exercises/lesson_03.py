@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -242,6 +242,11 @@ async def _verify_get_or_create_power(get_or_create_power: Callable[[AsyncSessio
                     raise NotSolved(
                         "Two requests at once: both looked, found no power of that name, and the second INSERT was\n"
                         "refused. Insert first, letting the database skip a duplicate name, then read the row."
+                    ) from answer
+                if isinstance(answer, NoResultFound):
+                    raise NotSolved(
+                        "A racing request found no row after its INSERT was skipped: a read before the INSERT fixed\n"
+                        "what its transaction sees (MariaDB's REPEATABLE READ). Insert first, then read."
                     ) from answer
                 if isinstance(answer, BaseException):
                     raise answer
