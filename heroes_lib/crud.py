@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib.db import ConstraintKind, violated_constraint
+from heroes_lib.db_errors import ConstraintKind, violated_constraint
 from heroes_lib.models import (
     MAX_INTEGER,
     Hero,

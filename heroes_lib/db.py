@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
@@ -23,12 +23,14 @@ from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# DatabaseUnavailableError is re-exported: check_connection raises it, and callers catch it from here.
+from heroes_lib.db_errors import DatabaseUnavailableError as DatabaseUnavailableError
+from heroes_lib.db_errors import describe, is_mysql_check_violation
 from heroes_lib.settings import (
     DATABASE_URL_ENV,
     DatabaseURLError,
     database_url,
     display_url,
-    mask_password,
     parse_database_url,
 )
 
@@ -42,10 +44,6 @@ POOL_TIMEOUT = 30
 #: Seconds to wait for a new connection to a server, and for a SQLite lock.
 CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT = 30
-
-
-class DatabaseUnavailableError(RuntimeError):
-    """The database could not be reached (the message shows the URL with its password masked)."""
 
 
 def _is_file_database(url: URL) -> bool:
@@ -89,16 +87,12 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             dbapi_connection.rollback()
 
 
-#: MariaDB (4025) and MySQL (3819) report a failed CHECK constraint as OperationalError, not IntegrityError.
-_MYSQL_CHECK_VIOLATIONS = frozenset({3819, 4025})
-
-
 def _configure_mysql(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "handle_error")
     def _check_violation_is_integrity_error(context: Any) -> None:
         original = context.original_exception
-        code = original.args[0] if getattr(original, "args", None) else None
-        if code in _MYSQL_CHECK_VIOLATIONS:
+        if is_mysql_check_violation(original):
+            # MariaDB and MySQL report a failed CHECK constraint as OperationalError.
             # The same exception class as SQLite and PostgreSQL raise, so callers need one except clause.
             raise IntegrityError(context.statement, context.parameters, original) from original
 
@@ -192,52 +186,6 @@ def is_missing_greenlet(error: BaseException) -> bool:
     )
 
 
-#: The kind of constraint a database refused a change for (see ``violated_constraint``).
-ConstraintKind = Literal["foreign key", "unique", "check", "not null"]
-
-# Each driver names the constraint that failed by a code of its own; the text around it differs per backend.
-_SQLITE_CONSTRAINTS: dict[str, ConstraintKind] = {
-    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign key",
-    "SQLITE_CONSTRAINT_UNIQUE": "unique",
-    "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
-    "SQLITE_CONSTRAINT_CHECK": "check",
-    "SQLITE_CONSTRAINT_NOTNULL": "not null",
-}
-_POSTGRESQL_CONSTRAINTS: dict[str, ConstraintKind] = {  # SQLSTATE
-    "23503": "foreign key",
-    "23505": "unique",
-    "23514": "check",
-    "23502": "not null",
-}
-_MYSQL_CONSTRAINTS: dict[int, ConstraintKind] = {  # error number (MySQL and MariaDB share them)
-    1216: "foreign key",
-    1217: "foreign key",
-    1451: "foreign key",
-    1452: "foreign key",
-    1062: "unique",
-    1586: "unique",
-    3819: "check",
-    4025: "check",
-    1048: "not null",
-}
-
-
-def violated_constraint(error: IntegrityError) -> ConstraintKind | None:
-    """Which kind of constraint the database refused a change for, from the driver's error code.
-
-    ``None`` when the driver does not say. The driver's message is not read: it differs per backend.
-    """
-    original = error.orig
-    sqlite_name = getattr(original, "sqlite_errorname", None)  # sqlite3 (aiosqlite)
-    if sqlite_name is not None:
-        return _SQLITE_CONSTRAINTS.get(sqlite_name)
-    sqlstate = getattr(original, "sqlstate", None)  # asyncpg, through SQLAlchemy's adapter
-    if sqlstate in _POSTGRESQL_CONSTRAINTS:
-        return _POSTGRESQL_CONSTRAINTS[sqlstate]
-    code = original.args[0] if getattr(original, "args", None) else None  # pymysql (aiomysql): (errno, message)
-    return _MYSQL_CONSTRAINTS.get(code) if isinstance(code, int) else None
-
-
 async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
     """Run ``SELECT 1`` within ``timeout`` seconds or raise ``DatabaseUnavailableError`` (password masked)."""
     where = display_url(engine.url)
@@ -247,9 +195,7 @@ async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
     except TimeoutError:
         raise DatabaseUnavailableError(f"database {where} did not answer within {timeout:g} s") from None
     except Exception as exc:  # driver errors differ per backend; the message says what happened
-        detail = mask_password(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
-        reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        raise DatabaseUnavailableError(f"cannot connect to database {where} ({reason})") from None
+        raise DatabaseUnavailableError(f"cannot connect to database {where} ({describe(exc)})") from None
 
 
 # Throw-away databases on a server (test runs and benchmarks make one beside the configured database)
