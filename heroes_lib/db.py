@@ -1,4 +1,4 @@
-"""The async engine, the session factory and the schema, with the defaults a learner would get wrong.
+"""The async engine and the session factory, with the defaults a learner would get wrong.
 
 - SQLite (aiosqlite): foreign keys switched on (SQLite ignores them otherwise), WAL and a busy timeout for
   file databases so readers and a writer can work at once, and transactions that really begin at
@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -196,42 +196,3 @@ async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
         raise DatabaseUnavailableError(f"database {where} did not answer within {timeout:g} s") from None
     except Exception as exc:  # driver errors differ per backend; the message says what happened
         raise DatabaseUnavailableError(f"cannot connect to database {where} ({describe(exc)})") from None
-
-
-# Throw-away databases on a server (test runs and benchmarks make one beside the configured database)
-
-
-async def create_database(server_url: URL, name: str, timeout: float = 10) -> URL:
-    """Create an empty database ``name`` on the server ``server_url`` points at, and return its URL.
-
-    A database of that name is dropped first, so a run that crashed cannot leave stale tables behind.
-    PostgreSQL and MySQL/MariaDB only: a SQLite database is a file, made by connecting to it. Raises
-    ``DatabaseUnavailableError`` when the server cannot be reached within ``timeout`` seconds.
-    """
-    await _run_server_statements(server_url, [_drop_database_sql(server_url, name), f"CREATE DATABASE {name}"], timeout)
-    return server_url.set(database=name)
-
-
-async def drop_database(server_url: URL, name: str, timeout: float = 10) -> None:
-    """Drop the database ``name`` (and close its connections on PostgreSQL) if it exists."""
-    await _run_server_statements(server_url, [_drop_database_sql(server_url, name)], timeout)
-
-
-def _drop_database_sql(server_url: URL, name: str) -> str:
-    if server_url.get_backend_name() == "postgresql":
-        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"  # other sessions would otherwise block it
-    return f"DROP DATABASE IF EXISTS {name}"
-
-
-async def _run_server_statements(server_url: URL, statements: list[str], timeout: float) -> None:
-    if server_url.get_backend_name() == "sqlite":
-        raise ValueError("SQLite has no server to create databases on: a SQLite database is a file")
-    # AUTOCOMMIT: CREATE and DROP DATABASE cannot run inside a transaction on PostgreSQL.
-    engine = make_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        await check_connection(engine, timeout=timeout)
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()

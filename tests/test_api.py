@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from devtools.ports import free_port
 from heroes_lib import crud
 from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import get_session
@@ -24,7 +25,6 @@ from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.schema import table_names
 from tests.api_fixtures import BASE_URL, api_app, client, snapshot
-from tests.uvicorn_server import free_port
 
 __all__ = ["api_app", "client"]  # fixtures, used by name
 
