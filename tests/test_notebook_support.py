@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
-from heroes_lib.notebook import SideBySide, silence_unawaited_coroutines
+from heroes_lib.notebook import SideBySide, discarding_unawaited_coroutines, show_source, silence_unawaited_coroutines
 
 pytestmark = pytest.mark.no_database
 
@@ -73,3 +73,36 @@ def test_ipython_displays_both_forms_of_side_by_side() -> None:
     data, _metadata = DisplayFormatter().format(shown)
     assert data["text/html"] == shown.html()
     assert data["text/plain"] == shown.plain_text()
+
+
+def _refused_query() -> None:
+    """Stands in for a driver whose query was refused after it created the coroutine, as aiosqlite's cursor does."""
+    pending = _query()  # noqa: F841  (held by this frame, as a driver's wrapper holds its coroutine)
+    raise RuntimeError("refused")
+
+
+def test_discarding_closes_what_a_failure_left_behind_even_while_the_error_is_kept() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError) as kept, discarding_unawaited_coroutines():
+            _refused_query()
+        del kept  # IPython keeps the last error alive until a later cell: freeing it must report nothing
+        gc.collect()
+    assert [str(warning.message) for warning in caught] == []
+
+
+def test_a_forgotten_await_outside_the_block_still_warns() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with discarding_unawaited_coroutines():
+            pass
+        forgotten = _query()
+        del forgotten
+        gc.collect()
+    assert any("was never awaited" in str(warning.message) for warning in caught)
+
+
+def test_show_source_renders_a_function_as_highlighted_python() -> None:
+    shown = show_source(_query)
+    assert shown.data.startswith("async def _query() -> None:")
+    assert "<div" in shown._repr_html_()
