@@ -7,6 +7,7 @@ their messages differ per backend and version, so nothing here reads a message.
   clients, starting or stopping, no pooled connection free in time). Anything else is a mistake in a
   statement or in the schema, not an outage.
 - ``violated_constraint``: which kind of constraint refused a change.
+- ``lost_a_race``: a transaction the database rolled back because it collided with another (worth running again).
 - ``is_stale_sqlite_snapshot``, ``is_mysql_check_violation``: two driver quirks the package works around.
 - ``describe``: one line for a log, password masked.
 """
@@ -178,6 +179,26 @@ def violated_constraint(error: sa_exc.IntegrityError) -> ConstraintKind | None:
         return _POSTGRESQL_CONSTRAINTS.get(state)
     number = mysql_error_number(error)
     return _MYSQL_CONSTRAINTS.get(number) if number is not None else None
+
+
+#: A transaction rolled back because it lost a race with another one: PostgreSQL's serialization failure and
+#: deadlock, the MySQL/MariaDB deadlock, and SQLite's "database is locked".
+_POSTGRESQL_LOST_RACE = frozenset({"40001", "40P01"})
+_MYSQL_LOST_RACE = frozenset({1213})
+_SQLITE_LOST_RACE = frozenset({"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT"})
+
+
+def lost_a_race(error: BaseException) -> bool:
+    """Whether ``error`` means the transaction lost a race with another one and may succeed if run again."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    sqlite_name = sqlite_error_name(error)
+    if sqlite_name is not None:
+        return sqlite_name in _SQLITE_LOST_RACE
+    state = sqlstate(error)
+    if state is not None:
+        return state in _POSTGRESQL_LOST_RACE
+    return mysql_error_number(error) in _MYSQL_LOST_RACE
 
 
 def is_mysql_check_violation(error: BaseException) -> bool:
