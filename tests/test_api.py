@@ -105,6 +105,16 @@ async def test_startup_fails_fast_with_one_line_and_no_password(url: str, shown:
     assert not hasattr(app.state, "sessionmaker")
 
 
+async def test_a_bad_pool_variable_stops_startup_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEROES_POOL_SIZE", "0")
+    app = create_app(f"postgresql+asyncpg://hero@127.0.0.1:{free_port()}/heroes")
+    with pytest.raises(StartupError) as raised:
+        async with LifespanManager(app, startup_timeout=15):
+            pass  # pragma: no cover
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("HEROES_POOL_SIZE='0'")
+
+
 async def test_requests_without_the_lifespan_fail_clearly() -> None:
     app = create_app()  # never started: plain ASGITransport does not run the lifespan
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
