@@ -49,6 +49,11 @@ CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT = 30
 
 
+#: SQLite: an execution option that makes a connection's transactions take the write lock at ``BEGIN``
+#: (``BEGIN IMMEDIATE``), for work that must not interleave with another connection's (``schema.create_schema``).
+SQLITE_BEGIN_IMMEDIATE = "heroes_sqlite_begin_immediate"
+
+
 class DatabaseUnavailableError(RuntimeError):
     """The database could not be reached (the message shows the URL with its password masked)."""
 
@@ -80,7 +85,8 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             # MissingGreenlet, as it does on the other drivers, instead of failing inside this hook.
             return
         # Sent on the DBAPI cursor, not through SQLAlchemy, so statement counts match the servers'.
-        connection.connection.cursor().execute("BEGIN")
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+        connection.connection.cursor().execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @event.listens_for(engine.sync_engine, "close")
     def _end_the_transaction_before_closing(dbapi_connection: Any, _record: Any) -> None:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heroes_lib.api.connection_queue import ConnectionQueue
 from heroes_lib.db import DatabaseUnavailableError, check_connection, make_engine, make_sessionmaker
-from heroes_lib.schema import create_schema
+from heroes_lib.schema import SchemaLockTimeoutError, create_schema
 from heroes_lib.settings import DatabaseURLError, PoolSettingError
 
 #: Seconds startup waits for the database before giving up (it cuts the servers' 5 s connect timeout short; a
@@ -48,8 +48,8 @@ def make_lifespan(
             raise StartupError(" ".join(str(error).split())) from None
         try:
             await check_connection(active, timeout=STARTUP_TIMEOUT)
-            await create_schema(active)  # missing tables only: existing data is kept
-        except DatabaseUnavailableError as error:
+            await create_schema(active)  # missing tables only, one worker at a time: existing data is kept
+        except (DatabaseUnavailableError, SchemaLockTimeoutError) as error:
             if engine is None:
                 await active.dispose()
             raise StartupError(str(error)) from None
