@@ -39,9 +39,8 @@ from heroes_lib.settings import (
 
 #: Connections a server engine keeps open, and how many more it may open under a peak: 15 per process. The pool
 #: is per process, and a deployment runs several (one uvicorn or gunicorn worker per core): 4 workers x (10 + 5) =
-#: 60 of PostgreSQL's default max_connections (100; MariaDB's is 151), leaving room for an admin client, a
-#: migration and a second deployment during a rollout (lesson 06). Set per deployment with HEROES_POOL_SIZE and
-#: HEROES_MAX_OVERFLOW; these are the defaults.
+#: 60 of PostgreSQL's default max_connections (100; MariaDB's is 151), leaving room for admin clients (psql) and
+#: migrations (lesson 06). Set per deployment with HEROES_POOL_SIZE and HEROES_MAX_OVERFLOW; these are the defaults.
 SERVER_POOL_SIZE = 10
 SERVER_MAX_OVERFLOW = 5
 #: Seconds a request waits for a free pooled connection before ``TimeoutError`` (HEROES_POOL_TIMEOUT).
