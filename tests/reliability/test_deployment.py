@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.pool import NullPool
 
 from heroes_lib.db import SERVER_MAX_OVERFLOW, SERVER_POOL_SIZE, make_engine
@@ -55,17 +55,19 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+def connections_query() -> TextClause:
+    """Connections to the scratch database now, the one asking included (PostgreSQL and MariaDB)."""
+    if backend() == "postgresql":
+        return text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+    return text("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()")
+
+
 async def server_connections() -> int:
-    """Connections to the scratch database now, this one included (PostgreSQL and MariaDB)."""
+    """Connections to the scratch database now, this one included."""
     engine = make_engine(poolclass=NullPool)
-    query = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        if backend() == "postgresql"
-        else "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()"
-    )
     try:
         async with engine.connect() as connection:
-            return int((await connection.execute(text(query))).scalar_one())
+            return int((await connection.execute(connections_query())).scalar_one())
     finally:
         await engine.dispose()
 
@@ -193,8 +195,9 @@ async def probe(deadline: float, load: Load) -> None:
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-            load.probes.append(time.monotonic() - started)
-            load.peak_connections = max(load.peak_connections, await server_connections())
+                load.probes.append(time.monotonic() - started)
+                connections = int((await connection.execute(connections_query())).scalar_one())
+            load.peak_connections = max(load.peak_connections, connections)
         except Exception as error:  # any refusal is the failure this test looks for
             load.probe_failures.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
         finally:
