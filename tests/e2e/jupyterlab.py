@@ -329,11 +329,16 @@ def check_outputs(index: int, tags: list[str], outputs: list[dict[str, Any]], so
         problems.append(f"{where}: unexpected {first.get('ename')}: {first.get('evalue', '')[:300]}")
     if expected_error and not errors:
         problems.append(f"{where}: tagged raises-exception but did not raise")
-    for output in outputs:
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            text = output.get("text", "")
-            text = text if isinstance(text, str) else "".join(text)
-            problems.append(f"{where}: wrote to stderr: {text.strip()[:300]!r}")
+    stderr = [output for output in outputs if output.get("output_type") == "stream" and output.get("name") == "stderr"]
+    # A cell tagged shows-warning writes a warning on purpose (lesson 02's forgotten await): it must, and may.
+    if "shows-warning" in tags:
+        if not stderr:
+            problems.append(f"{where}: tagged shows-warning but wrote nothing to stderr")
+        return problems
+    for output in stderr:
+        text = output.get("text", "")
+        text = text if isinstance(text, str) else "".join(text)
+        problems.append(f"{where}: wrote to stderr: {text.strip()[:300]!r}")
     return problems
 
 
