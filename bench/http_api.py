@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from bench.app_settings import ASYNC_POOL_SIZE_ENV, SYNC_DATABASE_URL_ENV, SYNC_
 from bench.common import BenchmarkError, Config, Context, median
 from bench.database import add_heroes, connection_budget, fresh_tables
 from bench.loadgen import LoadResult, run_load
+from devtools.ports import free_port
 from heroes_lib.db import make_engine
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.settings import DATABASE_URL_ENV as HEROES_URL_ENV
@@ -81,7 +81,7 @@ class Server:
 
     app: App
     stop_timeout: float
-    port: int = field(default_factory=lambda: _free_port())
+    port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
     killed: bool = False  # it did not exit within stop_timeout of SIGTERM (a deadlocked sync app may not)
     # The server's stderr goes to a file, not a pipe: a full pipe would block the server. Closed by stop().
@@ -131,12 +131,6 @@ class Server:
                 self.killed = True
                 await self.process.wait()
         self.log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Serving:

@@ -1,10 +1,11 @@
-"""The async engine, the session factory and the schema, with the defaults a learner would get wrong.
+"""The async engine and the session factory, with the defaults a learner would get wrong.
 
 - SQLite (aiosqlite): foreign keys switched on (SQLite ignores them otherwise), WAL and a busy timeout for
   file databases so readers and a writer can work at once, and transactions that really begin at
   ``BEGIN`` so that savepoints and rollbacks behave as on the servers.
 - MySQL/MariaDB: a failed CHECK constraint raises ``IntegrityError``, as on the other backends.
-- PostgreSQL and MySQL/MariaDB: a pool large enough for concurrent requests, ``pool_pre_ping`` so a
+- PostgreSQL and MySQL/MariaDB: a pool small enough for several worker processes to share the server (sized per
+  deployment by ``HEROES_POOL_SIZE``, ``HEROES_MAX_OVERFLOW``, ``HEROES_POOL_TIMEOUT``), ``pool_pre_ping`` so a
   connection the server dropped is replaced instead of failing the next request, and a connect timeout.
 """
 
@@ -13,39 +14,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# DatabaseUnavailableError is re-exported: check_connection raises it, and callers catch it from here.
+from heroes_lib.db_errors import DatabaseUnavailableError as DatabaseUnavailableError
+from heroes_lib.db_errors import describe, is_mysql_check_violation
 from heroes_lib.settings import (
     DATABASE_URL_ENV,
     DatabaseURLError,
+    PoolSettings,
     database_url,
     display_url,
-    mask_password,
     parse_database_url,
+    pool_settings,
 )
 
-#: Connections kept open per engine on a database server, and how many more may open under a peak: 64 in all, one
-#: for each of the 64 requests the API serves at once. Kept open: half of PostgreSQL's default max_connections
-#: (100), so that a steady load does not open and close overflow connections on every burst (lesson 06).
-SERVER_POOL_SIZE = 50
-SERVER_MAX_OVERFLOW = 14
-#: Seconds a request waits for a free pooled connection before ``TimeoutError``.
+#: Connections a server engine keeps open, and how many more it may open under a peak: 15 per process. The pool
+#: is per process, and a deployment runs several (one uvicorn or gunicorn worker per core): 4 workers x (10 + 5) =
+#: 60 of PostgreSQL's default max_connections (100; MariaDB's is 151), leaving room for admin clients (psql) and
+#: migrations (lesson 06). Set per deployment with HEROES_POOL_SIZE and HEROES_MAX_OVERFLOW; these are the defaults.
+SERVER_POOL_SIZE = 10
+SERVER_MAX_OVERFLOW = 5
+#: Seconds a request waits for a free pooled connection before ``TimeoutError`` (HEROES_POOL_TIMEOUT).
 POOL_TIMEOUT = 30
 #: Seconds to wait for a new connection to a server, and for a SQLite lock.
 CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT = 30
 
 
-class DatabaseUnavailableError(RuntimeError):
-    """The database could not be reached (the message shows the URL with its password masked)."""
+#: SQLite: an execution option that makes a connection's transactions take the write lock at ``BEGIN``
+#: (``BEGIN IMMEDIATE``), for work that must not interleave with another connection's (``schema.create_schema``).
+SQLITE_BEGIN_IMMEDIATE = "heroes_sqlite_begin_immediate"
 
 
 def _is_file_database(url: URL) -> bool:
@@ -75,7 +82,8 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             # MissingGreenlet, as it does on the other drivers, instead of failing inside this hook.
             return
         # Sent on the DBAPI cursor, not through SQLAlchemy, so statement counts match the servers'.
-        connection.connection.cursor().execute("BEGIN")
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+        connection.connection.cursor().execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @event.listens_for(engine.sync_engine, "close")
     def _end_the_transaction_before_closing(dbapi_connection: Any, _record: Any) -> None:
@@ -89,16 +97,12 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             dbapi_connection.rollback()
 
 
-#: MariaDB (4025) and MySQL (3819) report a failed CHECK constraint as OperationalError, not IntegrityError.
-_MYSQL_CHECK_VIOLATIONS = frozenset({3819, 4025})
-
-
 def _configure_mysql(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "handle_error")
     def _check_violation_is_integrity_error(context: Any) -> None:
         original = context.original_exception
-        code = original.args[0] if getattr(original, "args", None) else None
-        if code in _MYSQL_CHECK_VIOLATIONS:
+        if is_mysql_check_violation(original):
+            # MariaDB and MySQL report a failed CHECK constraint as OperationalError.
             # The same exception class as SQLite and PostgreSQL raise, so callers need one except clause.
             raise IntegrityError(context.statement, context.parameters, original) from original
 
@@ -125,8 +129,16 @@ def _make_sqlite_folder(url: URL) -> None:
         ) from None
 
 
+#: The pool a server engine gets when the environment does not say otherwise.
+DEFAULT_POOL = PoolSettings(pool_size=SERVER_POOL_SIZE, max_overflow=SERVER_MAX_OVERFLOW, pool_timeout=POOL_TIMEOUT)
+
+
 def engine_options(url: URL) -> dict[str, Any]:
-    """The keyword arguments ``make_engine`` passes to ``create_async_engine`` for this URL's backend."""
+    """The keyword arguments ``make_engine`` passes to ``create_async_engine`` for this URL's backend.
+
+    A server's pool comes from ``HEROES_POOL_SIZE``, ``HEROES_MAX_OVERFLOW`` and ``HEROES_POOL_TIMEOUT`` where
+    they are set, else from ``DEFAULT_POOL``; a bad value raises ``PoolSettingError`` naming the variable.
+    """
     backend = url.get_backend_name()
     if backend == "sqlite":
         if not _is_file_database(url):
@@ -137,10 +149,11 @@ def engine_options(url: URL) -> dict[str, Any]:
         if backend == "postgresql"
         else {"connect_timeout": CONNECT_TIMEOUT, "charset": "utf8mb4"}
     )
+    pool = pool_settings(DEFAULT_POOL)
     return {
-        "pool_size": SERVER_POOL_SIZE,
-        "max_overflow": SERVER_MAX_OVERFLOW,
-        "pool_timeout": POOL_TIMEOUT,
+        "pool_size": pool.pool_size,
+        "max_overflow": pool.max_overflow,
+        "pool_timeout": pool.pool_timeout,
         "pool_pre_ping": True,
         "pool_recycle": 1800,  # MySQL closes idle connections after wait_timeout; recycle well before
         "connect_args": connect_args,
@@ -153,7 +166,7 @@ def make_engine(url: str | URL | None = None, **overrides: Any) -> AsyncEngine:
     Keyword arguments override the per-backend defaults of ``engine_options`` (for example ``echo=True``
     or ``poolclass=NullPool``); ``connect_args`` is merged into the default one, its keys winning, so the
     connect timeout stays unless replaced. Raises ``DatabaseURLError`` for an unsupported or malformed URL,
-    or a SQLite file whose folder cannot be created.
+    or a SQLite file whose folder cannot be created, and ``PoolSettingError`` for a bad pool variable.
     """
     parsed = database_url() if url is None else parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and _is_file_database(parsed):
@@ -184,58 +197,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def is_missing_greenlet(error: BaseException) -> bool:
     """Whether ``error`` is SQLAlchemy refusing implicit IO outside its async bridge (a lazy load, say).
 
-    asyncpg raises ``MissingGreenlet`` itself; aiosqlite and aiomysql wrap it in a ``StatementError``,
-    so ``except MissingGreenlet`` alone misses two of the three drivers.
+    Its form depends on where the first IO happens: refused at a connection checkout (a ``pool_pre_ping``) or by
+    the driver's execute (asyncpg) it is a bare ``MissingGreenlet``; refused while SQLAlchemy sets up the statement
+    (aiosqlite and aiomysql open a cursor with IO) it is wrapped in a ``StatementError`` whose ``.orig`` holds it,
+    which ``except MissingGreenlet`` alone misses.
     """
     return isinstance(error, MissingGreenlet) or (
         isinstance(error, StatementError) and isinstance(error.orig, MissingGreenlet)
     )
-
-
-#: The kind of constraint a database refused a change for (see ``violated_constraint``).
-ConstraintKind = Literal["foreign key", "unique", "check", "not null"]
-
-# Each driver names the constraint that failed by a code of its own; the text around it differs per backend.
-_SQLITE_CONSTRAINTS: dict[str, ConstraintKind] = {
-    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign key",
-    "SQLITE_CONSTRAINT_UNIQUE": "unique",
-    "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
-    "SQLITE_CONSTRAINT_CHECK": "check",
-    "SQLITE_CONSTRAINT_NOTNULL": "not null",
-}
-_POSTGRESQL_CONSTRAINTS: dict[str, ConstraintKind] = {  # SQLSTATE
-    "23503": "foreign key",
-    "23505": "unique",
-    "23514": "check",
-    "23502": "not null",
-}
-_MYSQL_CONSTRAINTS: dict[int, ConstraintKind] = {  # error number (MySQL and MariaDB share them)
-    1216: "foreign key",
-    1217: "foreign key",
-    1451: "foreign key",
-    1452: "foreign key",
-    1062: "unique",
-    1586: "unique",
-    3819: "check",
-    4025: "check",
-    1048: "not null",
-}
-
-
-def violated_constraint(error: IntegrityError) -> ConstraintKind | None:
-    """Which kind of constraint the database refused a change for, from the driver's error code.
-
-    ``None`` when the driver does not say. The driver's message is not read: it differs per backend.
-    """
-    original = error.orig
-    sqlite_name = getattr(original, "sqlite_errorname", None)  # sqlite3 (aiosqlite)
-    if sqlite_name is not None:
-        return _SQLITE_CONSTRAINTS.get(sqlite_name)
-    sqlstate = getattr(original, "sqlstate", None)  # asyncpg, through SQLAlchemy's adapter
-    if sqlstate in _POSTGRESQL_CONSTRAINTS:
-        return _POSTGRESQL_CONSTRAINTS[sqlstate]
-    code = original.args[0] if getattr(original, "args", None) else None  # pymysql (aiomysql): (errno, message)
-    return _MYSQL_CONSTRAINTS.get(code) if isinstance(code, int) else None
 
 
 async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
@@ -247,45 +216,4 @@ async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
     except TimeoutError:
         raise DatabaseUnavailableError(f"database {where} did not answer within {timeout:g} s") from None
     except Exception as exc:  # driver errors differ per backend; the message says what happened
-        detail = mask_password(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
-        reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        raise DatabaseUnavailableError(f"cannot connect to database {where} ({reason})") from None
-
-
-# Throw-away databases on a server (test runs and benchmarks make one beside the configured database)
-
-
-async def create_database(server_url: URL, name: str, timeout: float = 10) -> URL:
-    """Create an empty database ``name`` on the server ``server_url`` points at, and return its URL.
-
-    A database of that name is dropped first, so a run that crashed cannot leave stale tables behind.
-    PostgreSQL and MySQL/MariaDB only: a SQLite database is a file, made by connecting to it. Raises
-    ``DatabaseUnavailableError`` when the server cannot be reached within ``timeout`` seconds.
-    """
-    await _run_server_statements(server_url, [_drop_database_sql(server_url, name), f"CREATE DATABASE {name}"], timeout)
-    return server_url.set(database=name)
-
-
-async def drop_database(server_url: URL, name: str, timeout: float = 10) -> None:
-    """Drop the database ``name`` (and close its connections on PostgreSQL) if it exists."""
-    await _run_server_statements(server_url, [_drop_database_sql(server_url, name)], timeout)
-
-
-def _drop_database_sql(server_url: URL, name: str) -> str:
-    if server_url.get_backend_name() == "postgresql":
-        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"  # other sessions would otherwise block it
-    return f"DROP DATABASE IF EXISTS {name}"
-
-
-async def _run_server_statements(server_url: URL, statements: list[str], timeout: float) -> None:
-    if server_url.get_backend_name() == "sqlite":
-        raise ValueError("SQLite has no server to create databases on: a SQLite database is a file")
-    # AUTOCOMMIT: CREATE and DROP DATABASE cannot run inside a transaction on PostgreSQL.
-    engine = make_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        await check_connection(engine, timeout=timeout)
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+        raise DatabaseUnavailableError(f"cannot connect to database {where} ({describe(exc)})") from None

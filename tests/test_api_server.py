@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from devtools.ports import free_port
 from tests.api_fixtures import drop_tables, reset_tables
-from tests.uvicorn_server import free_port, running_api, start_uvicorn, stop
+from tests.uvicorn_server import running_api, start_uvicorn, stop
 
 SECRET = "s3cr3t-pa55"
 

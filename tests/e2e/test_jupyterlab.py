@@ -118,6 +118,8 @@ def test_check_outputs_names_each_fault() -> None:
     assert "unexpected ZeroDivisionError" in check_outputs(3, [], [error])[0]
     assert "did not raise" in check_outputs(3, ["raises-exception"], [])[0]
     assert "stderr" in check_outputs(3, [], [stderr])[0]
+    assert check_outputs(3, ["shows-warning"], [stderr]) == []
+    assert "wrote nothing to stderr" in check_outputs(3, ["shows-warning"], [])[0]
 
 
 @pytest.mark.no_database

@@ -29,6 +29,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from devtools.ports import free_port
 from heroes_lib import crud
 from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero, HeroCreate
@@ -47,7 +48,7 @@ from tests.reliability.slow_write_api import (
     SLOW_WRITE_APP,
     create_slow_write_app,
 )
-from tests.uvicorn_server import free_port, running_api
+from tests.uvicorn_server import running_api
 
 pytestmark = pytest.mark.reliability
 
