@@ -305,6 +305,8 @@ def layers(data: dict[str, Any], backend: str) -> Figure:
 
 #: The backends in the order lesson 10 shows them, with the names it uses (only MariaDB is measured as "mysql").
 BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
+#: One colour per backend in the figures that show several (the same in every panel).
+BACKEND_COLORS = {"sqlite": "C0", "postgresql": "C1", "mysql": "C2"}
 #: Resolution of the pictures a notebook stores: sharp enough on screen, small enough in the file.
 LESSON_DPI = 72
 SHORT_LOADER_LABELS = {
@@ -502,26 +504,28 @@ def compare_layers(results: Mapping[str, dict[str, Any]]) -> Picture:
     longest = 0.0
     for offset, backend in zip(_offsets(len(backends), height), backends, strict=True):
         rows = layer_rows[backend]
+        color = BACKEND_COLORS[backend]
         positions = [index + offset for index in range(len(rows))]
         values = [row["us_per_request"] for row in rows]
         longest = max(longest, *values)
-        time_axes.barh(positions, values, height, label=BACKEND_NAMES[backend])
+        time_axes.barh(positions, values, height, color=color, label=BACKEND_NAMES[backend])
         for position, row in zip(positions, rows, strict=True):
             time_axes.annotate(
                 ratio_text(row["ratio_to_floor"]), (row["us_per_request"], position), xytext=(2, 0),
                 textcoords="offset points", va="center", fontsize=7,
             )  # fmt: skip
         if rows[0]["round_trips"] is not None:
-            trips_axes.barh(positions, [row["round_trips"] for row in rows], height, label=BACKEND_NAMES[backend])
+            trips = [row["round_trips"] for row in rows]
+            trips_axes.barh(positions, trips, height, color=color, label=BACKEND_NAMES[backend])
     for axes in (time_axes, trips_axes):
         axes.set_yticks(range(len(labels)), labels if axes is time_axes else [])
         axes.invert_yaxis()
         axes.grid(axis="x", alpha=0.3)
     time_axes.set_xlim(0, longest * 1.15)
     time_axes.set_xlabel("µs per request (beside each bar: times the floor of its backend)")
-    time_axes.legend(fontsize=8, loc="lower right")
+    time_axes.legend(fontsize=8, loc="upper right")
     trips_axes.set_xlabel("round trips per request, on the wire")
-    trips_axes.legend(fontsize=8, loc="lower right")
+    trips_axes.legend(fontsize=8, loc="upper right")
     connections = results[backends[0]]["layers"]["connections"]
     title = f"GET /heroes/{{id}} through each layer, {connections} client connections"
     figure.suptitle(title)
