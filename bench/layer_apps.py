@@ -12,7 +12,8 @@ same size, so that the layer-cost benchmark (``bench.layers``) compares only wha
 - ``fastapi``: the same ORM code in FastAPI, as SQLModel's tutorial writes it: a session dependency with
   ``yield`` and ``response_model=HeroPublicWithTeam``.
 - ``api_transaction``: ``heroes_lib.api`` with its reads in a transaction, as they were before its read path
-  moved to autocommit on PostgreSQL (``get_read_session`` overridden): the effect of that change alone.
+  moved to autocommit on PostgreSQL (its sessions begun before ``get_read_session`` sees them): the effect of
+  that change alone.
 - ``api``: ``heroes_lib.api`` itself.
 - ``api_no_pre_ping``: ``heroes_lib.api`` on an engine without ``pool_pre_ping``: what the ping costs (what it
   buys, a request that does not fail on a connection the server dropped, is lesson 06's).
@@ -43,7 +44,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heroes_lib.api.dependencies import SessionDep, get_read_session
 from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero, HeroPublicWithTeam, Team
 from heroes_lib.settings import database_url
@@ -251,14 +251,33 @@ def api_app(url: URL, pool_size: int) -> FastAPI:
     return bounded_app(pool_size, url)
 
 
-async def _session_in_a_transaction(session: SessionDep) -> AsyncSession:
-    return session  # the plain request session: BEGIN before the read, ROLLBACK after it
+class _SessionsInATransaction:
+    """A session factory whose sessions begin before the request sees them: ``get_read_session`` then leaves
+    them as they are (a transaction around the read). Set on ``app.state`` rather than through
+    ``app.dependency_overrides``, which FastAPI resolves again on every request, at a cost of its own."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self.factory() as session:
+            await session.connection()  # checked out and begun now instead of at the query
+            yield session
 
 
 def api_transaction_app(url: URL, pool_size: int) -> FastAPI:
     """``heroes_lib.api`` with every read in a transaction, as before its read path changed."""
     app = api_app(url, pool_size)
-    app.dependency_overrides[get_read_session] = _session_in_a_transaction
+    startup = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with startup(app):
+            app.state.sessionmaker = _SessionsInATransaction(app.state.sessionmaker)
+            yield
+
+    app.router.lifespan_context = lifespan
     return app
 
 
