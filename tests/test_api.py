@@ -30,8 +30,8 @@ from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.schema import table_names
+from heroes_lib.serve import free_port
 from tests.api_fixtures import BASE_URL, api_app, client, snapshot
-from tests.uvicorn_server import free_port
 
 __all__ = ["api_app", "client"]  # fixtures, used by name
 

@@ -5,7 +5,7 @@ inserts a first hero and sends it to the database, waits (``wait=database``: a s
 connection, ``heroes_lib.concurrency.wait_in_database``; ``wait=task``: an ``asyncio.sleep``, as a call to
 another service would), then inserts a second hero and commits both. ``GET /test/progress`` lists how far
 such requests got and how many pooled connections are checked out, so that a test sees it from outside a
-uvicorn process too: ``tests.uvicorn_server.running_api(app=SLOW_WRITE_APP)`` serves it.
+uvicorn process too: ``heroes_lib.serve.serving(SLOW_WRITE_APP, options=["--app-dir", <the checkout>])`` serves it.
 """
 
 from __future__ import annotations
