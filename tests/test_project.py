@@ -26,7 +26,11 @@ pytestmark = pytest.mark.no_database
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_FILE = "requirements.lock"
+#: What a learner installs (README's quickstart, environment.yml) and what the project's own checks install.
 INSTALL_COMMAND = f'pip install -c {LOCK_FILE} -e ".[course]"'
+TEST_INSTALL_COMMAND = f'pip install -c {LOCK_FILE} -e ".[dev]"'
+#: The project's own tools: the learner's install leaves them out.
+DEVELOPER_TOOLS = ("playwright", "schemathesis", "ruff", "mypy", "psycopg", "beautifulsoup4", "nbconvert")
 TEST_COMMAND = "pytest"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED_ERROR_TAGS = {"raises-exception"}
@@ -82,7 +86,7 @@ def test_installed_versions_are_exactly_the_locked_ones() -> None:
             continue
         if installed != pinned_version(requirement):
             mismatches.append(f"{name}: installed {installed}, locked {pinned_version(requirement)}")
-    assert not mismatches, f"reinstall with `{INSTALL_COMMAND}`:\n" + "\n".join(mismatches)
+    assert not mismatches, f"reinstall with `{TEST_INSTALL_COMMAND}`:\n" + "\n".join(mismatches)
 
 
 def test_conda_environment_installs_the_same_pins_and_python() -> None:
@@ -98,10 +102,19 @@ def test_conda_environment_installs_the_same_pins_and_python() -> None:
 def test_readme_and_ci_use_the_same_install_and_test_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert INSTALL_COMMAND in readme and INSTALL_COMMAND in ci
+    assert INSTALL_COMMAND in readme, "README's quickstart installs the learner's extra"
+    assert TEST_INSTALL_COMMAND in readme and TEST_INSTALL_COMMAND in ci
+    assert "bash scripts/start_databases.sh" in readme and "bash scripts/start_databases.sh" in ci
     assert re.search(rf"^{TEST_COMMAND}$", readme, re.MULTILINE), "README gives the test command on a line of its own"
     assert re.search(rf"\b{TEST_COMMAND}\b", ci)
     assert "conda env create -f environment.yml" in readme
+
+
+def test_the_learners_install_leaves_out_the_projects_own_tools() -> None:
+    extras = pyproject()["project"]["optional-dependencies"]
+    learner = {canonicalize_name(Requirement(text).name) for text in extras["course"]}
+    assert learner.isdisjoint(DEVELOPER_TOOLS), sorted(learner & set(DEVELOPER_TOOLS))
+    assert "heroes-course[course]" in extras["dev"], "the checks install everything a learner has, and more"
 
 
 def test_there_are_notebooks() -> None:
