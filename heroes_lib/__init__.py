@@ -12,6 +12,7 @@ Modules, in the order their imports point:
 - ``sample_data``: a small deterministic set of teams and heroes.
 - ``pagination``: keyset pages and streamed batches for large results.
 - ``concurrency``: ``gather`` with a bound on concurrency; a server-side wait for demonstrations.
+- ``retry``: run a transaction again when it lost a race with another one.
 - ``counter`` and ``pool_counter``: count the SQL statements sent and what the connection pool does.
 - ``notebook``: keeps what an error shown on purpose leaves behind out of later cells.
 - ``api``: the FastAPI app (``uvicorn heroes_lib.api:app``).

@@ -27,8 +27,9 @@ _SERVER_WAIT = {
 async def gather_limited(awaitables: Iterable[Awaitable[T]], limit: int) -> list[T]:
     """Await all ``awaitables`` concurrently, at most ``limit`` at a time; results in the order given.
 
-    Like ``asyncio.gather``, but if one fails the others are cancelled and awaited before the error is
-    raised, so no task is left running with a session or connection in hand.
+    An ``asyncio.TaskGroup`` with a semaphore inside (lesson 11 writes it out): if one fails, the group cancels the
+    others and waits for them before the first error is raised, so no task is left running with a session or
+    connection in hand.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
@@ -38,14 +39,12 @@ async def gather_limited(awaitables: Iterable[Awaitable[T]], limit: int) -> list
         async with semaphore:
             return await awaitable
 
-    tasks = [asyncio.ensure_future(run(awaitable)) for awaitable in awaitables]
     try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(run(awaitable)) for awaitable in awaitables]
+    except ExceptionGroup as failures:
+        raise failures.exceptions[0] from None  # one error, as gather raises it
+    return [task.result() for task in tasks]
 
 
 async def wait_in_database(session: AsyncSession, seconds: float) -> None:
