@@ -1,13 +1,17 @@
 """PNG figures of one run's results (matplotlib, Agg backend: no display needed).
 
 Each figure is drawn from the results dict alone, so ``python -m bench --replot`` redraws them from a stored
-JSON file. Readable at the size lesson 10 shows them: short tick labels, one legend per figure, lines that
+JSON file. The ``compare_*`` functions draw lesson 10's figures, the three backends side by side, as pictures a
+notebook shows. Readable at the size lesson 10 shows them: short tick labels, one legend per figure, lines that
 coincide told apart by marker and style, axes limited to the data.
 """
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +266,191 @@ def http(data: dict[str, Any], backend: str) -> Figure:
     connections = next(iter(data["bursts"].values()))["connections"]
     bursts.set_title(f"Second burst: {connections} connections, {duration:.0f} s", fontsize=10)
     return figure
+
+
+# Lesson 10's figures: the stored results of the three backends side by side, one call per figure.
+
+#: The backends in the order lesson 10 shows them, with the names it uses (only MariaDB is measured as "mysql").
+BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
+#: Resolution of the pictures a notebook stores: sharp enough on screen, small enough in the file.
+LESSON_DPI = 72
+SHORT_LOADER_LABELS = {
+    "raw_join": "raw JOIN",
+    "joinedload": "joinedload",
+    "selectinload": "selectinload",
+    "list_heroes_with_team": "list path",
+    "n_plus_1": "N+1",
+}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A figure drawn as PNG: a notebook shows it as an image when it is a cell's last value."""
+
+    title: str
+    png: bytes
+
+    def _repr_png_(self) -> bytes:
+        # IPython's display protocol: the image itself.
+        return self.png
+
+    def __repr__(self) -> str:
+        # The text form (also stored in the notebook): stable, no memory address.
+        return f"<figure: {self.title}>"
+
+
+def picture(figure: Figure, title: str, dpi: int = LESSON_DPI) -> Picture:
+    """Render ``figure`` as PNG at ``dpi`` and close it, so it is neither kept in memory nor shown twice."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return Picture(title, buffer.getvalue())
+
+
+def _backends(results: Mapping[str, dict[str, Any]]) -> list[str]:
+    return [backend for backend in BACKEND_NAMES if backend in results]
+
+
+def _offsets(count: int, width: float) -> list[float]:
+    """Bar offsets that centre ``count`` bars of ``width`` on each position."""
+    return [(index - (count - 1) / 2) * width for index in range(count)]
+
+
+def compare_inserts(results: Mapping[str, dict[str, Any]]) -> Picture:
+    """Rows per second of each insert method, one bar per backend (log scale)."""
+    backends = _backends(results)
+    methods = results[backends[0]]["insert"]["methods"]
+    names = [method["name"] for method in methods]
+    figure, axes = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    width = 0.8 / len(backends)
+    rates: list[float] = []
+    for offset, backend in zip(_offsets(len(backends), width), backends, strict=True):
+        by_name = {method["name"]: method["rows_per_s"] for method in results[backend]["insert"]["methods"]}
+        values = [by_name[name] for name in names]
+        rates.extend(values)
+        axes.barh([index + offset for index in range(len(names))], values, width, label=BACKEND_NAMES[backend])
+    axes.set_yticks(range(len(names)), [method["label"] for method in methods])
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.set_xlim(*log_limits(rates))
+    axes.xaxis.set_major_formatter(FuncFormatter(count_text))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xlabel("rows per second (log scale)")
+    rows = results[backends[0]]["insert"]["rows"]
+    title = f"Insert {rows:,} heroes: median rows per second"
+    axes.set_title(title)
+    axes.grid(axis="x", alpha=0.3)
+    axes.legend(loc="lower right")
+    return picture(figure, title)
+
+
+def compare_loaders(results: Mapping[str, dict[str, Any]]) -> Picture:
+    """Statements against N (the same on every backend), and time per hero at the largest N per backend."""
+    backends = _backends(results)
+    data = results[backends[0]]["load"]
+    sizes = sorted(data["sizes"])
+    loaders = sorted(dict.fromkeys(r["loader"] for r in data["results"]), key=list(LOADER_STYLES).index)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    for loader in loaders:
+        rows = _loader_rows(data, loader)
+        left.plot(
+            [r["heroes"] for r in rows],
+            [r["statements"] for r in rows],
+            label=rows[0]["label"],
+            **LOADER_STYLES[loader],
+        )
+    ones = [
+        SHORT_LOADER_LABELS[r["loader"]] for r in data["results"] if r["heroes"] == sizes[-1] and r["statements"] == 1
+    ]
+    left.annotate(
+        f"1 statement at every N:\n{', '.join(ones)}",
+        (sizes[0], 1),
+        xytext=(0, -10),
+        textcoords="offset points",
+        va="top",
+        fontsize=8,
+    )
+    _size_ticks(left, sizes)
+    left.set_yscale("log")
+    left.yaxis.set_major_formatter(FuncFormatter(count_text))
+    left.set_ylim(0.25, 3 * max(r["statements"] for r in data["results"]))
+    left.set_xlabel("heroes loaded (N)")
+    left.set_ylabel("statements (log scale)")
+    left.set_title("Statements vs N (every backend)")
+    left.legend(fontsize=8, loc="upper left")
+    height = 0.8 / len(backends)
+    for offset, backend in zip(_offsets(len(backends), height), backends, strict=True):
+        at_largest = {r["loader"]: r for r in results[backend]["load"]["results"] if r["heroes"] == sizes[-1]}
+        values = [at_largest[loader]["us_per_hero"] for loader in loaders]
+        right.barh([index + offset for index in range(len(loaders))], values, height, label=BACKEND_NAMES[backend])
+    right.set_yticks(range(len(loaders)), [SHORT_LOADER_LABELS[loader] for loader in loaders])
+    right.invert_yaxis()
+    right.set_xscale("log")
+    right.xaxis.set_major_formatter(FuncFormatter(count_text))
+    right.set_xlabel("µs per hero (log scale)")
+    right.set_title(f"Time per hero, N={sizes[-1]:,}")
+    right.grid(axis="x", alpha=0.3)
+    right.legend(fontsize=8, loc="upper right")
+    return picture(figure, "Loading heroes with their team: statements and time per hero")
+
+
+def compare_gathering(results: Mapping[str, dict[str, Any]]) -> Picture:
+    """Speedup of gathering over one by one per pool size, per backend and wait; the default pool as a star."""
+    figure, axes = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    sizes: set[int] = set()
+    for color, backend in zip(("C0", "C1", "C2"), _backends(results), strict=False):
+        data = results[backend]["concurrency"]
+        for wait in sorted({r["wait_s"] for r in data["runs"]}, reverse=True):
+            gathered = [r for r in data["runs"] if r["wait_s"] == wait and r["mode"] == "gathered"]
+            fixed = sorted((r for r in gathered if r["pool"] != "default"), key=lambda r: r["connections"])
+            label = f"{BACKEND_NAMES[backend]}, {f'{wait * 1000:.0f} ms wait' if wait else 'no wait'}"
+            style = "-" if wait else ":"
+            axes.plot(
+                [r["connections"] for r in fixed],
+                [r["speedup"] for r in fixed],
+                style,
+                marker="o",
+                color=color,
+                label=label,
+            )
+            for default in (r for r in gathered if r["pool"] == "default"):
+                axes.plot(default["connections"], default["speedup"], "*", markersize=14, color=color)
+            sizes.update(r["connections"] for r in gathered)
+    axes.plot([], [], "*", markersize=14, color="grey", label="star: the default pool")
+    axes.axhline(1, color="grey", linewidth=0.8)
+    _size_ticks(axes, sorted(sizes))
+    axes.set_xlabel("connections in the pool")
+    axes.set_ylabel("speedup of gather over one by one")
+    title = "Lookups gathered vs one by one"
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    return picture(figure, title)
+
+
+def compare_http(results: Mapping[str, dict[str, Any]]) -> Picture:
+    """Requests per second (top) and p50 / p99 latency (bottom) of both apps, per endpoint and backend."""
+    backends = _backends(results)
+    figure, grid = plt.subplots(2, 2, figsize=(11, 6.8), layout="constrained")
+    width = 0.38
+    for column, (endpoint, endpoint_label) in enumerate(ENDPOINT_LABELS.items()):
+        rate, latency = grid[0][column], grid[1][column]
+        for offset, app, color in ((-width / 2, "async", ASYNC_COLOR), (width / 2, "sync", SYNC_COLOR)):
+            summaries = [
+                next(s for s in results[b]["http"]["summary"] if s["app"] == app and s["endpoint"] == endpoint)
+                for b in backends
+            ]
+            positions = [index + offset for index in range(len(backends))]
+            rate.bar(positions, [s["requests_per_s"] for s in summaries], width, color=color, label=f"{app} app")
+            p99 = [(s["p99_s"] or 0) * 1000 for s in summaries]
+            p50 = [(s["p50_s"] or 0) * 1000 for s in summaries]
+            latency.bar(positions, p99, width, color=color, alpha=0.35, label=f"{app}: p99")
+            latency.bar(positions, p50, width * 0.55, color=color, label=f"{app}: p50")
+        rate.set_title(f"{endpoint_label}: requests per second")
+        latency.set_title(f"{endpoint_label}: latency in ms (p50 narrow, p99 wide)")
+        for axes in (rate, latency):
+            axes.set_xticks(range(len(backends)), [BACKEND_NAMES[b] for b in backends])
+            axes.grid(axis="y", alpha=0.3)
+            axes.legend(fontsize=8, ncols=2 if axes is latency else 1)
+    title = f"Async vs sync over HTTP, {results[backends[0]]['http']['connections']} client connections"
+    figure.suptitle(title)
+    return picture(figure, title)

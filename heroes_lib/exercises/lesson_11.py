@@ -86,7 +86,7 @@ class _CrossingTransfers:
 
 async def _ages(sessions: async_sessionmaker[AsyncSession]) -> list[int | None]:
     async with sessions() as session:
-        return list((await session.exec(select(Hero.age).where(col(Hero.id).in_([2, 7])).order_by(Hero.id))).all())
+        return list((await session.exec(select(Hero.age).where(col(Hero.id).in_([2, 7])).order_by(col(Hero.id)))).all())
 
 
 async def _verify_retries(run_with_retries: Callable[..., Awaitable[Any]]) -> str:
