@@ -11,12 +11,14 @@ or fail when ``HEROES_REQUIRE_DATABASE=1``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 
-from heroes_lib.settings import DatabaseURLError
-from tests.scratch_database import ScratchDatabase, ScratchDatabaseUnavailable
+from devtools.scratch_database import ScratchDatabase
+from heroes_lib.db import DatabaseUnavailableError
+from heroes_lib.settings import DatabaseURLError, database_url
 
 REQUIRE_ENV = "HEROES_REQUIRE_DATABASE"
 
@@ -33,11 +35,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     try:
-        _scratch = ScratchDatabase.create(suffix=worker)
+        _scratch = asyncio.run(ScratchDatabase.create(database_url(), label=f"tests_{worker}"))
     except DatabaseURLError as exc:
         # A mistake in HEROES_DATABASE_URL stops the run with its own message (which lists the accepted forms).
         raise pytest.UsageError(str(exc)) from None
-    except ScratchDatabaseUnavailable as exc:
+    except DatabaseUnavailableError as exc:
         if os.environ.get(REQUIRE_ENV) == "1":
             raise pytest.UsageError(f"{REQUIRE_ENV}=1 but the database is unavailable: {exc}") from None
         _unavailable = str(exc)
@@ -48,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     global _scratch
     if _scratch is not None:
-        _scratch.drop()
+        asyncio.run(_scratch.drop())
         _scratch = None
 
 

@@ -8,12 +8,8 @@ recreating the course's tables (for a server account that may not create databas
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -21,11 +17,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.common import BenchmarkError
-from heroes_lib.db import create_database, drop_database
+from devtools.scratch_database import ScratchDatabase
+from heroes_lib.db_errors import describe
 from heroes_lib.models import Hero, HeroCreate, Team
 from heroes_lib.schema import reset_schema
-
-ADMIN_TIMEOUT = 10
+from heroes_lib.settings import display_url
 
 
 class ScratchDatabaseError(BenchmarkError):
@@ -38,27 +34,18 @@ async def scratch_database(configured: URL, in_place: bool = False) -> AsyncIter
     if in_place:
         yield configured
         return
-    if configured.get_backend_name() == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="heroes-bench-"))
-        try:
-            yield configured.set(database=str(folder / "bench.db"))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    name = f"{configured.database}_bench_{os.getpid()}".replace("-", "_")
     try:
-        scratch = await create_database(configured, name, ADMIN_TIMEOUT)
+        scratch = await ScratchDatabase.create(configured, label="bench")
     except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScratchDatabaseError(
-            f"cannot create the scratch database {name!r} ({first_line}); "
+            f"cannot create a scratch database beside {display_url(configured)} ({describe(error)}); "
             "use an account that may create databases, or --in-place to benchmark in the configured "
             "database itself (this drops and recreates the course's tables)"
         ) from None
     try:
-        yield scratch
+        yield scratch.url
     finally:
-        await drop_database(configured, name, ADMIN_TIMEOUT)
+        await scratch.drop()
 
 
 async def fresh_tables(engine: AsyncEngine, teams: int) -> list[int]:

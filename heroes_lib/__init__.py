@@ -3,6 +3,7 @@
 Modules, in the order their imports point:
 
 - ``settings``: which database to use (``HEROES_DATABASE_URL``), validated and masked for display.
+- ``db_errors``: what a driver's error means (the database out of reach, or which constraint failed).
 - ``db``: the async engine and session factory, with per-backend defaults.
 - ``models``: the ``Team`` and ``Hero`` tables and their create / public / update models.
 - ``schema``: create, drop and list the course's tables.

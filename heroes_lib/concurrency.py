@@ -56,8 +56,10 @@ async def wait_in_database(session: AsyncSession, seconds: float) -> None:
     """
     backend = session.get_bind().dialect.name
     statement = _SERVER_WAIT.get(backend)
+    # Through the session's connection: SQLModel's ``session.exec`` takes ORM statements, not plain SQL text.
+    connection = await session.connection()
     if statement is not None:
-        await session.exec(text(statement), params={"seconds": seconds})
+        await connection.execute(text(statement), {"seconds": seconds})
     else:
-        await session.exec(text("SELECT 1"))
+        await connection.execute(text("SELECT 1"))
         await asyncio.sleep(seconds)

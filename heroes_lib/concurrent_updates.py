@@ -17,6 +17,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib.crud import ConflictError, unknown_team_conflict, unstorable_team_id
+from heroes_lib.db_errors import is_stale_sqlite_snapshot
 from heroes_lib.models import Hero, HeroPublic, HeroUpdate
 
 
@@ -47,12 +48,6 @@ async def increment_hero_age(session: AsyncSession, hero_id: int, by: int = 1) -
         await session.rollback()
         raise ConflictError(f"the age of hero {hero_id} cannot become negative") from None
     return hero
-
-
-def _is_stale_sqlite_snapshot(error: OperationalError) -> bool:
-    # SQLite lets a transaction write only if no other writer committed since it first read: otherwise the
-    # write fails at once with SQLITE_BUSY_SNAPSHOT ("database is locked"). The servers lock rows instead.
-    return getattr(error.orig, "sqlite_errorname", None) == "SQLITE_BUSY_SNAPSHOT"
 
 
 async def update_hero_if_unchanged(
@@ -93,7 +88,7 @@ async def update_hero_if_unchanged(
         await session.rollback()
         raise ConflictError(unknown_team_conflict(changes.team_id).explain(error)) from None
     except OperationalError as error:
-        if not _is_stale_sqlite_snapshot(error):
+        if not is_stale_sqlite_snapshot(error):
             raise
         _forget_hero(session, hero_id)  # before the rollback, which would expire the caller's copy
         await session.rollback()

@@ -15,10 +15,10 @@ from typing import TypeVar
 from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib.db import ConstraintKind, violated_constraint
+from heroes_lib.db_errors import ConstraintKind, violated_constraint
 from heroes_lib.models import (
     MAX_INTEGER,
     Hero,
@@ -133,7 +133,7 @@ async def get_hero(session: AsyncSession, hero_id: int) -> Hero | None:
 
 async def list_heroes(session: AsyncSession, offset: int = 0, limit: int = DEFAULT_LIMIT) -> Sequence[Hero]:
     """Heroes ordered by id (a stable order, so pages never overlap or skip), ``limit`` from ``offset``."""
-    statement = select(Hero).order_by(Hero.id).offset(offset).limit(limit)
+    statement = select(Hero).order_by(col(Hero.id)).offset(offset).limit(limit)
     return (await session.exec(statement)).all()
 
 
@@ -160,13 +160,15 @@ async def get_hero_with_team(session: AsyncSession, hero_id: int) -> Hero | None
     """The hero with its ``team`` loaded in the same statement (a JOIN), or ``None``."""
     if not _storable_id(hero_id):
         return None
-    statement = select(Hero).where(Hero.id == hero_id).options(joinedload(Hero.team))
+    with_team = joinedload(Hero.team)  # type: ignore[arg-type]  # SQLModel types a relationship as its value
+    statement = select(Hero).where(Hero.id == hero_id).options(with_team)
     return (await session.exec(statement)).first()
 
 
 async def list_heroes_with_team(session: AsyncSession, offset: int = 0, limit: int = DEFAULT_LIMIT) -> Sequence[Hero]:
     """Like ``list_heroes``, with each hero's ``team`` loaded: one statement whatever the page size."""
-    statement = select(Hero).options(joinedload(Hero.team)).order_by(Hero.id).offset(offset).limit(limit)
+    with_team = joinedload(Hero.team)  # type: ignore[arg-type]  # SQLModel types a relationship as its value
+    statement = select(Hero).options(with_team).order_by(col(Hero.id)).offset(offset).limit(limit)
     return (await session.exec(statement)).all()
 
 
@@ -184,7 +186,8 @@ async def create_heroes_bulk(session: AsyncSession, heroes: Iterable[HeroCreate]
     if unknown_team is not None:
         raise ConflictError(f"{unknown_team_conflict(unknown_team).message}; no hero was inserted")
     try:
-        await session.exec(insert(Hero.__table__), params=rows)
+        table = Hero.__table__  # type: ignore[attr-defined]  # set by SQLModel at class creation, not declared
+        await session.exec(insert(table), params=rows)
         await session.commit()
     except IntegrityError as error:
         await session.rollback()
@@ -211,7 +214,7 @@ async def get_team(session: AsyncSession, team_id: int) -> Team | None:
 
 async def list_teams(session: AsyncSession, offset: int = 0, limit: int = DEFAULT_LIMIT) -> Sequence[Team]:
     """Teams ordered by id, ``limit`` from ``offset``."""
-    statement = select(Team).order_by(Team.id).offset(offset).limit(limit)
+    statement = select(Team).order_by(col(Team.id)).offset(offset).limit(limit)
     return (await session.exec(statement)).all()
 
 
@@ -238,5 +241,6 @@ async def get_team_with_heroes(session: AsyncSession, team_id: int) -> Team | No
     """The team with its ``heroes`` (ordered by id) loaded by one extra ``SELECT ... IN``, or ``None``."""
     if not _storable_id(team_id):
         return None
-    statement = select(Team).where(Team.id == team_id).options(selectinload(Team.heroes))
+    with_heroes = selectinload(Team.heroes)  # type: ignore[arg-type]  # SQLModel types a relationship as its value
+    statement = select(Team).where(Team.id == team_id).options(with_heroes)
     return (await session.exec(statement)).first()

@@ -1,4 +1,4 @@
-"""The async engine, the session factory and the schema, with the defaults a learner would get wrong.
+"""The async engine and the session factory, with the defaults a learner would get wrong.
 
 - SQLite (aiosqlite): foreign keys switched on (SQLite ignores them otherwise), WAL and a busy timeout for
   file databases so readers and a writer can work at once, and transactions that really begin at
@@ -13,22 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, MissingGreenlet, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# DatabaseUnavailableError is re-exported: check_connection raises it, and callers catch it from here.
+from heroes_lib.db_errors import DatabaseUnavailableError as DatabaseUnavailableError
+from heroes_lib.db_errors import describe, is_mysql_check_violation
 from heroes_lib.settings import (
     DATABASE_URL_ENV,
     DatabaseURLError,
     database_url,
     display_url,
-    mask_password,
     parse_database_url,
 )
 
@@ -42,10 +44,6 @@ POOL_TIMEOUT = 30
 #: Seconds to wait for a new connection to a server, and for a SQLite lock.
 CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT = 30
-
-
-class DatabaseUnavailableError(RuntimeError):
-    """The database could not be reached (the message shows the URL with its password masked)."""
 
 
 def _is_file_database(url: URL) -> bool:
@@ -89,16 +87,12 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             dbapi_connection.rollback()
 
 
-#: MariaDB (4025) and MySQL (3819) report a failed CHECK constraint as OperationalError, not IntegrityError.
-_MYSQL_CHECK_VIOLATIONS = frozenset({3819, 4025})
-
-
 def _configure_mysql(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "handle_error")
     def _check_violation_is_integrity_error(context: Any) -> None:
         original = context.original_exception
-        code = original.args[0] if getattr(original, "args", None) else None
-        if code in _MYSQL_CHECK_VIOLATIONS:
+        if is_mysql_check_violation(original):
+            # MariaDB and MySQL report a failed CHECK constraint as OperationalError.
             # The same exception class as SQLite and PostgreSQL raise, so callers need one except clause.
             raise IntegrityError(context.statement, context.parameters, original) from original
 
@@ -192,52 +186,6 @@ def is_missing_greenlet(error: BaseException) -> bool:
     )
 
 
-#: The kind of constraint a database refused a change for (see ``violated_constraint``).
-ConstraintKind = Literal["foreign key", "unique", "check", "not null"]
-
-# Each driver names the constraint that failed by a code of its own; the text around it differs per backend.
-_SQLITE_CONSTRAINTS: dict[str, ConstraintKind] = {
-    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign key",
-    "SQLITE_CONSTRAINT_UNIQUE": "unique",
-    "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
-    "SQLITE_CONSTRAINT_CHECK": "check",
-    "SQLITE_CONSTRAINT_NOTNULL": "not null",
-}
-_POSTGRESQL_CONSTRAINTS: dict[str, ConstraintKind] = {  # SQLSTATE
-    "23503": "foreign key",
-    "23505": "unique",
-    "23514": "check",
-    "23502": "not null",
-}
-_MYSQL_CONSTRAINTS: dict[int, ConstraintKind] = {  # error number (MySQL and MariaDB share them)
-    1216: "foreign key",
-    1217: "foreign key",
-    1451: "foreign key",
-    1452: "foreign key",
-    1062: "unique",
-    1586: "unique",
-    3819: "check",
-    4025: "check",
-    1048: "not null",
-}
-
-
-def violated_constraint(error: IntegrityError) -> ConstraintKind | None:
-    """Which kind of constraint the database refused a change for, from the driver's error code.
-
-    ``None`` when the driver does not say. The driver's message is not read: it differs per backend.
-    """
-    original = error.orig
-    sqlite_name = getattr(original, "sqlite_errorname", None)  # sqlite3 (aiosqlite)
-    if sqlite_name is not None:
-        return _SQLITE_CONSTRAINTS.get(sqlite_name)
-    sqlstate = getattr(original, "sqlstate", None)  # asyncpg, through SQLAlchemy's adapter
-    if sqlstate in _POSTGRESQL_CONSTRAINTS:
-        return _POSTGRESQL_CONSTRAINTS[sqlstate]
-    code = original.args[0] if getattr(original, "args", None) else None  # pymysql (aiomysql): (errno, message)
-    return _MYSQL_CONSTRAINTS.get(code) if isinstance(code, int) else None
-
-
 async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
     """Run ``SELECT 1`` within ``timeout`` seconds or raise ``DatabaseUnavailableError`` (password masked)."""
     where = display_url(engine.url)
@@ -247,45 +195,4 @@ async def check_connection(engine: AsyncEngine, timeout: float = 10) -> None:
     except TimeoutError:
         raise DatabaseUnavailableError(f"database {where} did not answer within {timeout:g} s") from None
     except Exception as exc:  # driver errors differ per backend; the message says what happened
-        detail = mask_password(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
-        reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        raise DatabaseUnavailableError(f"cannot connect to database {where} ({reason})") from None
-
-
-# Throw-away databases on a server (test runs and benchmarks make one beside the configured database)
-
-
-async def create_database(server_url: URL, name: str, timeout: float = 10) -> URL:
-    """Create an empty database ``name`` on the server ``server_url`` points at, and return its URL.
-
-    A database of that name is dropped first, so a run that crashed cannot leave stale tables behind.
-    PostgreSQL and MySQL/MariaDB only: a SQLite database is a file, made by connecting to it. Raises
-    ``DatabaseUnavailableError`` when the server cannot be reached within ``timeout`` seconds.
-    """
-    await _run_server_statements(server_url, [_drop_database_sql(server_url, name), f"CREATE DATABASE {name}"], timeout)
-    return server_url.set(database=name)
-
-
-async def drop_database(server_url: URL, name: str, timeout: float = 10) -> None:
-    """Drop the database ``name`` (and close its connections on PostgreSQL) if it exists."""
-    await _run_server_statements(server_url, [_drop_database_sql(server_url, name)], timeout)
-
-
-def _drop_database_sql(server_url: URL, name: str) -> str:
-    if server_url.get_backend_name() == "postgresql":
-        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"  # other sessions would otherwise block it
-    return f"DROP DATABASE IF EXISTS {name}"
-
-
-async def _run_server_statements(server_url: URL, statements: list[str], timeout: float) -> None:
-    if server_url.get_backend_name() == "sqlite":
-        raise ValueError("SQLite has no server to create databases on: a SQLite database is a file")
-    # AUTOCOMMIT: CREATE and DROP DATABASE cannot run inside a transaction on PostgreSQL.
-    engine = make_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        await check_connection(engine, timeout=timeout)
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+        raise DatabaseUnavailableError(f"cannot connect to database {where} ({describe(exc)})") from None

@@ -41,7 +41,7 @@ async def get_hero_with_powers(session: AsyncSession, hero_id: int) -> Hero | No
     statement = (
         select(Hero)
         .where(col(Hero.id) == hero_id)
-        .options(selectinload(Hero.powers))
+        .options(selectinload(Hero.powers))  # type: ignore[arg-type]  # SQLModel types a relationship as its value
         .execution_options(populate_existing=True)
     )
     return (await session.exec(statement)).first()

@@ -18,27 +18,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# Re-exported: lessons and callers ask heroes_lib.retry whether an error is worth a retry.
+from heroes_lib.db_errors import lost_a_race as lost_a_race
+
 T = TypeVar("T")
-
-#: SQLSTATEs of a transaction the server rolled back because it lost a race (PostgreSQL).
-_POSTGRESQL_LOST_RACE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
-#: MariaDB / MySQL error numbers of the same: a deadlock (1213) rolls the whole transaction back.
-_MYSQL_LOST_RACE = frozenset({1213})
-#: sqlite3's names for a lock another connection holds: "database is locked".
-_SQLITE_LOST_RACE = frozenset({"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT"})
-
-
-def lost_a_race(error: BaseException) -> bool:
-    """Whether ``error`` means the transaction lost a race with another one and may succeed if run again."""
-    if not isinstance(error, DBAPIError):
-        return False
-    original = error.orig
-    if getattr(original, "sqlite_errorname", None) in _SQLITE_LOST_RACE:
-        return True
-    if getattr(original, "sqlstate", None) in _POSTGRESQL_LOST_RACE:
-        return True
-    code = original.args[0] if original is not None and original.args else None
-    return isinstance(code, int) and code in _MYSQL_LOST_RACE
 
 
 async def run_transaction(

@@ -39,8 +39,8 @@ async def add_sample_data(session: AsyncSession) -> tuple[list[Team], list[Hero]
         team_id = team_ids[team_name] if team_name else None
         heroes.append(Hero.model_validate(hero, update={"team_id": team_id}))
     # One flush per hero keeps the insert order, and so the ids, the same on every backend.
-    for hero in heroes:
-        session.add(hero)
+    for row in heroes:
+        session.add(row)
         await session.flush()
     await session.commit()
     return teams, heroes

@@ -4,33 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
-import pymysql
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
-from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from devtools.ports import free_port
 from heroes_lib import crud
 from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import get_session
-from heroes_lib.api.errors import is_database_unavailable
 from heroes_lib.api.lifespan import StartupError
-from heroes_lib.db import make_engine, make_sessionmaker
+from heroes_lib.db import make_engine
 from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.schema import table_names
-from heroes_lib.serve import free_port
 from tests.api_fixtures import BASE_URL, api_app, client, snapshot
 
 __all__ = ["api_app", "client"]  # fixtures, used by name
@@ -420,122 +413,6 @@ async def test_the_pool_serves_64_requests_holding_a_connection_at_once(
         api_app.dependency_overrides.clear()
     assert [response.status_code for response in responses] == [200] * 64
     assert holding == 64 and engine.pool.checkedout() == 0
-
-
-@pytest.mark.parametrize("driver", ["postgresql+asyncpg", "mysql+aiomysql"])
-async def test_an_unreachable_database_is_503_without_details(
-    api_app: FastAPI, client: httpx.AsyncClient, driver: str
-) -> None:
-    unreachable = make_engine(f"{driver}://hero:{SECRET}@127.0.0.1:{free_port()}/heroes", poolclass=NullPool)
-    working = api_app.state.sessionmaker
-    api_app.state.sessionmaker = make_sessionmaker(unreachable)
-    try:
-        responses = [
-            await client.get("/heroes/"),
-            await client.get("/teams/1"),
-            await client.post("/teams/", json={"name": "T", "headquarters": "H"}),
-        ]
-    finally:
-        api_app.state.sessionmaker = working
-        await unreachable.dispose()
-    for response in responses:
-        assert response.status_code == 503 and response.json() == {"detail": "Database unavailable"}
-        assert SECRET not in response.text and "127.0.0.1" not in response.text
-
-
-# The forms a database outage takes, driver by driver (built as SQLAlchemy builds them), and errors that are not one.
-
-
-def asyncpg_form(error: Exception) -> Exception:
-    """``error`` as SQLAlchemy raises it: asyncpg's exception translated by its adapter, then wrapped."""
-    dbapi = AsyncAdapt_asyncpg_dbapi(asyncpg)
-    try:
-        AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
-    except dbapi.Error as adapted:
-        return sa_exc.DBAPIError.instance(None, None, adapted, dbapi.Error)
-    raise AssertionError("not translated")  # pragma: no cover
-
-
-def pymysql_form(error: pymysql.err.Error) -> Exception:
-    return sa_exc.DBAPIError.instance("SELECT 1", {}, error, pymysql.err.Error)
-
-
-def sqlite_form(error: sqlite3.Error) -> Exception:
-    return sa_exc.DBAPIError.instance("SELECT 1", {}, error, sqlite3.Error)
-
-
-DATABASE_UNAVAILABLE = {
-    "asyncpg starting up (57P03)": asyncpg_form(asyncpg.CannotConnectNowError("the database system is starting up")),
-    "asyncpg shutting down (57P03)": asyncpg_form(
-        asyncpg.CannotConnectNowError("the database system is shutting down")
-    ),
-    "asyncpg admin shutdown (57P01)": asyncpg_form(asyncpg.AdminShutdownError("terminating connection")),
-    "asyncpg crash shutdown (57P02)": asyncpg_form(asyncpg.CrashShutdownError("terminating connection")),
-    "asyncpg too many connections (53300)": asyncpg_form(asyncpg.TooManyConnectionsError("sorry, too many clients")),
-    "asyncpg connection failure (08006)": asyncpg_form(asyncpg.ConnectionFailureError("connection failure")),
-    "asyncpg connection gone (08003)": asyncpg_form(asyncpg.ConnectionDoesNotExistError("connection was closed")),
-    "asyncpg protocol violation (08P01)": asyncpg_form(asyncpg.ProtocolViolationError("protocol violation")),
-    "asyncpg unwrapped (57P03)": asyncpg.CannotConnectNowError("the database system is starting up"),
-    "asyncpg interface error": asyncpg_form(asyncpg.InterfaceError("connection is closed")),
-    "asyncpg refused": ConnectionRefusedError(111, "Connect call failed"),
-    "aiomysql refused (2003)": pymysql_form(pymysql.err.OperationalError(2003, "Can't connect to MySQL server")),
-    "aiomysql server shutdown (1053)": pymysql_form(pymysql.err.OperationalError(1053, "Server shutdown in progress")),
-    "aiomysql lost (2013)": pymysql_form(pymysql.err.OperationalError(2013, "Lost connection to MySQL server")),
-    "aiomysql closed": pymysql_form(pymysql.err.InterfaceError(0, "")),
-    "aiosqlite cannot open": sqlite_form(sqlite3.OperationalError("unable to open database file")),
-    "connection lost mid-request": sa_exc.DBAPIError.instance(
-        "SELECT 1", {}, sqlite3.DatabaseError("x"), sqlite3.Error, connection_invalidated=True
-    ),
-    "pool exhausted": sa_exc.TimeoutError("QueuePool limit reached"),
-    "connect timeout": TimeoutError(),
-}
-NOT_DATABASE_UNAVAILABLE = {
-    "asyncpg unique violation": asyncpg_form(asyncpg.UniqueViolationError("duplicate key value")),
-    "asyncpg statement timeout (57014)": asyncpg_form(asyncpg.QueryCanceledError("canceling statement")),
-    "asyncpg serialization failure (40001)": asyncpg_form(asyncpg.SerializationError("could not serialize")),
-    "asyncpg out of range (22003)": asyncpg_form(asyncpg.NumericValueOutOfRangeError("out of range")),
-    "asyncpg syntax error": asyncpg_form(asyncpg.PostgresSyntaxError("syntax error")),
-    "aiomysql syntax error (1064)": pymysql_form(pymysql.err.ProgrammingError(1064, "You have an error")),
-    "aiomysql duplicate (1062)": pymysql_form(pymysql.err.IntegrityError(1062, "Duplicate entry")),
-    "aiosqlite unique": sqlite_form(sqlite3.IntegrityError("UNIQUE constraint failed")),
-    "a bug": ZeroDivisionError(),
-}
-
-
-@pytest.mark.no_database
-@pytest.mark.parametrize("error", DATABASE_UNAVAILABLE.values(), ids=DATABASE_UNAVAILABLE)
-def test_outages_are_recognised_in_every_driver_form(error: Exception) -> None:
-    assert is_database_unavailable(error)
-
-
-@pytest.mark.no_database
-@pytest.mark.parametrize("error", NOT_DATABASE_UNAVAILABLE.values(), ids=NOT_DATABASE_UNAVAILABLE)
-def test_errors_of_a_statement_are_not_outages(error: Exception) -> None:
-    assert not is_database_unavailable(error)
-
-
-def test_the_asyncpg_forms_are_what_sqlalchemy_raises() -> None:
-    # A server starting up is a plain DBAPIError, whose adapter keeps the SQLSTATE: the case the classifier reads.
-    starting = DATABASE_UNAVAILABLE["asyncpg starting up (57P03)"]
-    assert type(starting) is sa_exc.DBAPIError and not starting.connection_invalidated
-    assert starting.orig.sqlstate == "57P03" and isinstance(starting.orig.__cause__, asyncpg.CannotConnectNowError)
-
-
-async def test_a_server_that_cannot_take_connections_now_is_503(api_app: FastAPI, client: httpx.AsyncClient) -> None:
-    async def starting_up() -> AsyncIterator[AsyncSession]:
-        raise asyncpg_form(asyncpg.CannotConnectNowError("the database system is starting up"))
-        yield  # pragma: no cover
-
-    api_app.dependency_overrides[get_session] = starting_up
-    try:
-        responses = [
-            await client.get("/heroes/"),
-            await client.post("/teams/", json={"name": "T", "headquarters": "H"}),
-        ]
-    finally:
-        api_app.dependency_overrides.clear()
-    for response in responses:
-        assert response.status_code == 503 and response.json() == {"detail": "Database unavailable"}
 
 
 async def test_a_bug_is_a_generic_500_without_details(api_app: FastAPI) -> None:

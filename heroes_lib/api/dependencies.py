@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from heroes_lib.api.connection_queue import ConnectionQueue
 from heroes_lib.crud import DEFAULT_LIMIT
 from heroes_lib.models import MAX_INTEGER
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, from the factory the lifespan stored on ``app.state``; closed afterwards.
-
-    The request first waits for its turn in ``app.state.connection_queue`` (arrival order), when there is one.
-    """
+    """One session per request, from the factory the lifespan stored on ``app.state``; closed afterwards."""
     sessionmaker = getattr(request.app.state, "sessionmaker", None)
     if sessionmaker is None:
         raise RuntimeError(
             "app.state has no sessionmaker: the app's lifespan did not run "
             "(serve it with uvicorn, or wrap it in asgi_lifespan.LifespanManager)"
         )
-    queue: ConnectionQueue | None = getattr(request.app.state, "connection_queue", None)
-    async with queue.turn() if queue is not None else nullcontext(), sessionmaker() as session:
+    async with sessionmaker() as session:
         yield session
 
 

@@ -10,7 +10,6 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -23,7 +22,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from heroes_lib.crud import ConflictError
-from heroes_lib.db import DatabaseUnavailableError
+from heroes_lib.db_errors import DatabaseUnavailableError, describe, is_unreachable
 
 logger = logging.getLogger("heroes_lib.api")
 
@@ -32,27 +31,19 @@ _TEMPLATE = re.compile(r"(\{[^}]*\})")  # splits "/heroes/{hero_id}" around its 
 DATABASE_UNAVAILABLE_DETAIL = "Database unavailable"
 INTERNAL_ERROR_DETAIL = "Internal server error"
 
-#: Raised when the database cannot be reached, depending on the driver and on where it failed.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    DatabaseUnavailableError,
-    sa_exc.OperationalError,  # connection refused or lost (aiomysql, aiosqlite), server shutting down
-    sa_exc.InterfaceError,  # asyncpg: connection closed in the middle of a request
-    sa_exc.TimeoutError,  # no pooled connection became free within the pool timeout
-    OSError,  # asyncpg: connection refused while connecting
-    TimeoutError,  # connect timeout
-)
+#: Seconds a client is asked to wait before retrying after a 503 (``Retry-After``): about what a database
+#: restart or a burst that filled the pool takes to pass.
+RETRY_AFTER_SECONDS = 5
 
-#: SQLSTATEs of a server that cannot serve a session now (besides class 08, connection exceptions). asyncpg raises
-#: them as its own classes, which SQLAlchemy wraps as a plain ``DBAPIError``.
-UNAVAILABLE_SQLSTATES = frozenset(
-    {
-        "53300",  # too_many_connections
-        "57P01",  # admin_shutdown: the server is stopping
-        "57P02",  # crash_shutdown
-        "57P03",  # cannot_connect_now: starting up, shutting down or in recovery
-        "57P04",  # database_dropped
-        "57P05",  # idle_session_timeout
-    }
+#: Errors that reach the database handler; ``is_unreachable`` decides between 503 and 500. Besides the
+#: driver's errors: the pool timeout, a failed connection check, and what a driver raises unwrapped while
+#: connecting (asyncpg: ``ConnectionRefusedError``, a connect timeout).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    DatabaseUnavailableError,
+    OSError,
+    TimeoutError,
 )
 
 
@@ -138,41 +129,28 @@ async def conflict(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content={"detail": message})
 
 
-def _sqlstates(error: BaseException) -> Iterator[str]:
-    # asyncpg's own exception carries the SQLSTATE; so do SQLAlchemy's adapter of it (``error.orig``) and pymysql's.
-    original = getattr(error, "orig", None)
-    for candidate in (error, original, getattr(original, "__cause__", None)):
-        sqlstate = getattr(candidate, "sqlstate", None)
-        if isinstance(sqlstate, str):
-            yield sqlstate
-
-
-def is_database_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` means the database could not be reached (not that a statement was wrong).
-
-    That is: an error class that only connection trouble raises, a connection that was lost or could not be
-    made (``connection_invalidated``; engines from ``make_engine`` flag every failure to connect), or a
-    SQLSTATE saying the server cannot serve a session now (class 08, or one of ``UNAVAILABLE_SQLSTATES``).
-    """
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    if any(state.startswith("08") or state in UNAVAILABLE_SQLSTATES for state in _sqlstates(error)):
-        return True
-    return isinstance(error, DATABASE_UNAVAILABLE)
-
-
 async def database_error(request: Request, error: Exception) -> JSONResponse:
-    """503 when the database is out of reach, otherwise a generic 500; the details go to the log only."""
-    if is_database_unavailable(error):
-        logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(error).__name__)
-        return JSONResponse(status_code=503, content={"detail": DATABASE_UNAVAILABLE_DETAIL})
-    logger.error("database error during %s %s", request.method, request.url.path, exc_info=error)
+    """503 (with ``Retry-After``) when the database cannot be reached, otherwise a generic 500.
+
+    The details go to the log only: for a 503, why the database is out of reach (one line); for anything
+    else, the error's message and its traceback, since it is a bug to fix (a missing table or column, a
+    statement the database refuses), not an outage to wait out.
+    """
+    where = f"{request.method} {request.url.path}"
+    if is_unreachable(error):
+        logger.warning("database unreachable during %s: %s", where, describe(error))
+        return JSONResponse(
+            status_code=503,
+            content={"detail": DATABASE_UNAVAILABLE_DETAIL},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    logger.error("error during %s: %s", where, describe(error), exc_info=error)
     return JSONResponse(status_code=500, content={"detail": INTERNAL_ERROR_DETAIL})
 
 
 async def internal_error(request: Request, error: Exception) -> JSONResponse:
     """The last resort for anything else: a generic 500 (the server logs the traceback)."""
-    if is_database_unavailable(error):
+    if is_unreachable(error):
         return await database_error(request, error)
     logger.error("unexpected %s during %s %s", type(error).__name__, request.method, request.url.path)
     return JSONResponse(status_code=500, content={"detail": INTERNAL_ERROR_DETAIL})
@@ -184,7 +162,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(sa_exc.IntegrityError, conflict)  # a constraint crud did not anticipate
-    app.add_exception_handler(sa_exc.DBAPIError, database_error)
-    for error_type in DATABASE_UNAVAILABLE:
+    for error_type in DATABASE_ERRORS:
         app.add_exception_handler(error_type, database_error)
     app.add_exception_handler(Exception, internal_error)

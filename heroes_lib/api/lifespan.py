@@ -14,7 +14,6 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from heroes_lib.api.connection_queue import ConnectionQueue
 from heroes_lib.db import DatabaseUnavailableError, check_connection, make_engine, make_sessionmaker
 from heroes_lib.schema import create_schema
 from heroes_lib.settings import DatabaseURLError
@@ -34,9 +33,8 @@ def make_lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan for an app on ``url`` (or on ``engine``, which then stays the caller's to dispose).
 
-    At startup it builds the engine and session factory (``app.state.engine``, ``app.state.sessionmaker``)
-    and a queue in front of the pool (``app.state.connection_queue``), checks the database answers and
-    creates missing tables; at shutdown it disposes the engine it built.
+    At startup it builds the engine and session factory (``app.state.engine``, ``app.state.sessionmaker``),
+    checks the database answers and creates missing tables; at shutdown it disposes the engine it built.
     """
 
     @asynccontextmanager
@@ -55,7 +53,6 @@ def make_lifespan(
             raise StartupError(str(error)) from None
         app.state.engine = active
         app.state.sessionmaker = make_sessionmaker(active)
-        app.state.connection_queue = ConnectionQueue.for_engine(active)
         try:
             yield
         finally:

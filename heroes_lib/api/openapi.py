@@ -21,7 +21,8 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
 def _branches(property_schema: dict[str, Any]) -> list[dict[str, Any]]:
-    return property_schema.get("anyOf", [property_schema])
+    branches: list[dict[str, Any]] = property_schema.get("anyOf", [property_schema])
+    return branches
 
 
 def _refuse_null(property_schema: dict[str, Any]) -> None:

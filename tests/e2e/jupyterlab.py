@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools.ports import free_port
 from scripts.build_site import CHROMIUM, CHROMIUM_ARGS  # one browser setup for the site and the tests
 
 VIEWPORT = {"width": 1280, "height": 900}
@@ -63,13 +63,6 @@ def mermaid_block_count(notebook: dict[str, Any]) -> int:
 def _source(cell: dict[str, Any]) -> str:
     source = cell["source"]
     return source if isinstance(source, str) else "".join(source)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class JupyterLab:
