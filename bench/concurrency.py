@@ -29,9 +29,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.common import Config, Context, median, seconds_text, timed
 from bench.database import add_heroes, connection_budget, fresh_tables
-from heroes_lib.db import SERVER_MAX_OVERFLOW, SERVER_POOL_SIZE, make_engine, make_sessionmaker
+from heroes_lib.db import DEFAULT_POOL as DEFAULT_SERVER_POOL
+from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero
 from heroes_lib.sample_data import generate_heroes
+from heroes_lib.settings import pool_settings
 
 WAIT_SQL = {"postgresql": "SELECT pg_sleep({seconds})", "mysql": "SELECT SLEEP({seconds})"}
 HEROES = 1_000
@@ -94,19 +96,23 @@ class Pool:
 
 
 def default_pool(backend: str, budget: int | None) -> Pool:
-    """heroes_lib's default pool on a server (50 + 14, overflow cut to the budget); SQLAlchemy's 5 + 10 on SQLite."""
+    """The pool ``make_engine`` builds on a server (10 + 5 unless HEROES_POOL_SIZE / HEROES_MAX_OVERFLOW say
+    otherwise; cut to the budget); SQLAlchemy's 5 + 10 on SQLite."""
     if backend == "sqlite":
         return Pool(DEFAULT_POOL, 5, 10)
-    pool_size = SERVER_POOL_SIZE if budget is None else min(SERVER_POOL_SIZE, budget)
-    overflow = SERVER_MAX_OVERFLOW if budget is None else min(SERVER_MAX_OVERFLOW, budget - pool_size)
+    configured = pool_settings(DEFAULT_SERVER_POOL)
+    pool_size = configured.pool_size if budget is None else min(configured.pool_size, budget)
+    overflow = configured.max_overflow if budget is None else min(configured.max_overflow, budget - pool_size)
     return Pool(DEFAULT_POOL, pool_size, overflow)
 
 
 def default_pool_text(pool: Pool, backend: str) -> str:
     if backend == "sqlite":
         return "pool_size 5 + max_overflow 10 (SQLAlchemy's default)"
-    capped = "" if pool.max_overflow == SERVER_MAX_OVERFLOW else f", overflow cut from {SERVER_MAX_OVERFLOW}"
-    return f"pool_size {pool.pool_size} + max_overflow {pool.max_overflow} (heroes_lib.db{capped})"
+    configured = pool_settings(DEFAULT_SERVER_POOL)
+    source = "heroes_lib.db" if configured == DEFAULT_SERVER_POOL else "HEROES_POOL_SIZE / HEROES_MAX_OVERFLOW"
+    capped = "" if pool.max_overflow == configured.max_overflow else f", overflow cut from {configured.max_overflow}"
+    return f"pool_size {pool.pool_size} + max_overflow {pool.max_overflow} ({source}{capped})"
 
 
 def _engine(context: Context, pool: Pool) -> AsyncEngine:

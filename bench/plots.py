@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullLocator
 
 from bench.common import median
+from bench.goals import gather_bound
 from bench.insert import statements_text
 from heroes_lib.db import SERVER_POOL_SIZE
 
@@ -185,14 +186,14 @@ def concurrency(data: dict[str, Any], backend: str) -> Figure:
             sequential_s = median(
                 [r["median_s"] for r in data["runs"] if r["wait_s"] == wait and r["mode"] == "sequential"]
             )
-            best = [sequential_s / (math.ceil(data["lookups"] / r["connections"]) * wait) for r in fixed]
+            best = [sequential_s / gather_bound(data, r) for r in fixed]
             axes.plot(
                 [r["connections"] for r in fixed],
                 best,
                 color=line.get_color(),
                 linestyle=":",
                 linewidth=1,
-                label="best case: one wait per round of lookups",
+                label="best case: one wait per round of lookups, or the work with no wait",
             )
         sizes.update(r["connections"] for r in gathered)
     axes.axhline(1, color="grey", linewidth=0.8)

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import Insert, insert, inspect
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib.db_errors import ConstraintKind, violated_constraint
@@ -104,13 +105,6 @@ async def commit_or_conflict(session: AsyncSession, conflict: ExpectedConflict) 
         raise ConflictError(conflict.explain(error)) from None
 
 
-async def _apply_update(session: AsyncSession, row: SQLModel, changes: SQLModel, conflict: ExpectedConflict) -> None:
-    # exclude_unset: only the fields the caller sent change; the others keep their stored values.
-    row.sqlmodel_update(changes.model_dump(exclude_unset=True))
-    session.add(row)
-    await commit_or_conflict(session, conflict)
-
-
 # Heroes
 
 
@@ -142,7 +136,10 @@ async def update_hero(session: AsyncSession, hero_id: int, changes: HeroUpdate) 
     row = await _get_by_id(session, Hero, hero_id)
     if row is None:
         return None
-    await _apply_update(session, row, changes, unknown_team_conflict(changes.team_id))
+    # exclude_unset: only the fields the caller sent change; the others keep their stored values.
+    row.sqlmodel_update(changes.model_dump(exclude_unset=True))
+    session.add(row)
+    await commit_or_conflict(session, unknown_team_conflict(changes.team_id))
     return row
 
 
@@ -207,6 +204,34 @@ async def create_team(session: AsyncSession, team: TeamCreate) -> Team:
     return row
 
 
+async def get_or_create_team(session: AsyncSession, team: TeamCreate) -> Team:
+    """The team named ``team.name``, inserted from ``team`` if there is none yet; one row even when requests race.
+
+    Reading first and inserting if nothing was found fails when two requests do it at once: both find nothing,
+    and the second INSERT breaks the unique name. Here the INSERT comes first and the database skips it when the
+    name exists (``ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite, a no-op ``ON DUPLICATE KEY UPDATE`` on
+    MySQL/MariaDB), waiting for a concurrent insert of the same name to commit or roll back; then the row is read.
+    An existing team keeps its headquarters. Raises ``ConflictError`` if the row breaks another rule.
+    """
+    values = team.model_dump()
+    connection = await session.connection()
+    statement: Insert
+    if connection.dialect.name == "mysql":
+        statement = mysql.insert(Team).values(values)
+        statement = statement.on_duplicate_key_update(name=statement.inserted.name)  # changes nothing
+    else:
+        dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        statement = dialect_insert(Team).values(values).on_conflict_do_nothing(index_elements=[Team.name])
+    try:
+        await session.exec(statement)
+    except IntegrityError as error:
+        await session.rollback()
+        raise ConflictError(ExpectedConflict("unique", _team_conflict(team.name).message).explain(error)) from None
+    row = (await session.exec(select(Team).where(Team.name == team.name))).one()
+    await session.commit()
+    return row
+
+
 async def get_team(session: AsyncSession, team_id: int) -> Team | None:
     """The team with this id, or ``None``."""
     return await _get_by_id(session, Team, team_id)
@@ -223,7 +248,9 @@ async def update_team(session: AsyncSession, team_id: int, changes: TeamUpdate) 
     row = await _get_by_id(session, Team, team_id)
     if row is None:
         return None
-    await _apply_update(session, row, changes, _team_conflict(changes.name))
+    row.sqlmodel_update(changes.model_dump(exclude_unset=True))  # only the fields sent
+    session.add(row)
+    await commit_or_conflict(session, _team_conflict(changes.name))
     return row
 
 

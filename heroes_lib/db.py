@@ -4,7 +4,8 @@
   file databases so readers and a writer can work at once, and transactions that really begin at
   ``BEGIN`` so that savepoints and rollbacks behave as on the servers.
 - MySQL/MariaDB: a failed CHECK constraint raises ``IntegrityError``, as on the other backends.
-- PostgreSQL and MySQL/MariaDB: a pool large enough for concurrent requests, ``pool_pre_ping`` so a
+- PostgreSQL and MySQL/MariaDB: a pool small enough for several worker processes to share the server (sized per
+  deployment by ``HEROES_POOL_SIZE``, ``HEROES_MAX_OVERFLOW``, ``HEROES_POOL_TIMEOUT``), ``pool_pre_ping`` so a
   connection the server dropped is replaced instead of failing the next request, and a connect timeout.
 """
 
@@ -29,21 +30,29 @@ from heroes_lib.db_errors import describe, is_mysql_check_violation
 from heroes_lib.settings import (
     DATABASE_URL_ENV,
     DatabaseURLError,
+    PoolSettings,
     database_url,
     display_url,
     parse_database_url,
+    pool_settings,
 )
 
-#: Connections kept open per engine on a database server, and how many more may open under a peak: 64 in all, one
-#: for each of the 64 requests the API serves at once. Kept open: half of PostgreSQL's default max_connections
-#: (100), so that a steady load does not open and close overflow connections on every burst (lesson 06).
-SERVER_POOL_SIZE = 50
-SERVER_MAX_OVERFLOW = 14
-#: Seconds a request waits for a free pooled connection before ``TimeoutError``.
+#: Connections a server engine keeps open, and how many more it may open under a peak: 15 per process. The pool
+#: is per process, and a deployment runs several (one uvicorn or gunicorn worker per core): 4 workers x (10 + 5) =
+#: 60 of PostgreSQL's default max_connections (100; MariaDB's is 151), leaving room for admin clients (psql) and
+#: migrations (lesson 06). Set per deployment with HEROES_POOL_SIZE and HEROES_MAX_OVERFLOW; these are the defaults.
+SERVER_POOL_SIZE = 10
+SERVER_MAX_OVERFLOW = 5
+#: Seconds a request waits for a free pooled connection before ``TimeoutError`` (HEROES_POOL_TIMEOUT).
 POOL_TIMEOUT = 30
 #: Seconds to wait for a new connection to a server, and for a SQLite lock.
 CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT = 30
+
+
+#: SQLite: an execution option that makes a connection's transactions take the write lock at ``BEGIN``
+#: (``BEGIN IMMEDIATE``), for work that must not interleave with another connection's (``schema.create_schema``).
+SQLITE_BEGIN_IMMEDIATE = "heroes_sqlite_begin_immediate"
 
 
 def _is_file_database(url: URL) -> bool:
@@ -73,7 +82,8 @@ def _configure_sqlite(engine: AsyncEngine, url: URL) -> None:
             # MissingGreenlet, as it does on the other drivers, instead of failing inside this hook.
             return
         # Sent on the DBAPI cursor, not through SQLAlchemy, so statement counts match the servers'.
-        connection.connection.cursor().execute("BEGIN")
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+        connection.connection.cursor().execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @event.listens_for(engine.sync_engine, "close")
     def _end_the_transaction_before_closing(dbapi_connection: Any, _record: Any) -> None:
@@ -119,8 +129,16 @@ def _make_sqlite_folder(url: URL) -> None:
         ) from None
 
 
+#: The pool a server engine gets when the environment does not say otherwise.
+DEFAULT_POOL = PoolSettings(pool_size=SERVER_POOL_SIZE, max_overflow=SERVER_MAX_OVERFLOW, pool_timeout=POOL_TIMEOUT)
+
+
 def engine_options(url: URL) -> dict[str, Any]:
-    """The keyword arguments ``make_engine`` passes to ``create_async_engine`` for this URL's backend."""
+    """The keyword arguments ``make_engine`` passes to ``create_async_engine`` for this URL's backend.
+
+    A server's pool comes from ``HEROES_POOL_SIZE``, ``HEROES_MAX_OVERFLOW`` and ``HEROES_POOL_TIMEOUT`` where
+    they are set, else from ``DEFAULT_POOL``; a bad value raises ``PoolSettingError`` naming the variable.
+    """
     backend = url.get_backend_name()
     if backend == "sqlite":
         if not _is_file_database(url):
@@ -131,10 +149,11 @@ def engine_options(url: URL) -> dict[str, Any]:
         if backend == "postgresql"
         else {"connect_timeout": CONNECT_TIMEOUT, "charset": "utf8mb4"}
     )
+    pool = pool_settings(DEFAULT_POOL)
     return {
-        "pool_size": SERVER_POOL_SIZE,
-        "max_overflow": SERVER_MAX_OVERFLOW,
-        "pool_timeout": POOL_TIMEOUT,
+        "pool_size": pool.pool_size,
+        "max_overflow": pool.max_overflow,
+        "pool_timeout": pool.pool_timeout,
         "pool_pre_ping": True,
         "pool_recycle": 1800,  # MySQL closes idle connections after wait_timeout; recycle well before
         "connect_args": connect_args,
@@ -147,7 +166,7 @@ def make_engine(url: str | URL | None = None, **overrides: Any) -> AsyncEngine:
     Keyword arguments override the per-backend defaults of ``engine_options`` (for example ``echo=True``
     or ``poolclass=NullPool``); ``connect_args`` is merged into the default one, its keys winning, so the
     connect timeout stays unless replaced. Raises ``DatabaseURLError`` for an unsupported or malformed URL,
-    or a SQLite file whose folder cannot be created.
+    or a SQLite file whose folder cannot be created, and ``PoolSettingError`` for a bad pool variable.
     """
     parsed = database_url() if url is None else parse_database_url(url)
     if parsed.get_backend_name() == "sqlite" and _is_file_database(parsed):
@@ -178,8 +197,10 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def is_missing_greenlet(error: BaseException) -> bool:
     """Whether ``error`` is SQLAlchemy refusing implicit IO outside its async bridge (a lazy load, say).
 
-    asyncpg raises ``MissingGreenlet`` itself; aiosqlite and aiomysql wrap it in a ``StatementError``,
-    so ``except MissingGreenlet`` alone misses two of the three drivers.
+    Its form depends on where the first IO happens: refused at a connection checkout (a ``pool_pre_ping``) or by
+    the driver's execute (asyncpg) it is a bare ``MissingGreenlet``; refused while SQLAlchemy sets up the statement
+    (aiosqlite and aiomysql open a cursor with IO) it is wrapped in a ``StatementError`` whose ``.orig`` holds it,
+    which ``except MissingGreenlet`` alone misses.
     """
     return isinstance(error, MissingGreenlet) or (
         isinstance(error, StatementError) and isinstance(error.orig, MissingGreenlet)

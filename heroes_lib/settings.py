@@ -1,9 +1,15 @@
-"""Which database the course uses, read from ``HEROES_DATABASE_URL`` and checked before use."""
+"""Which database the course uses and how many connections a process may hold, read from the environment.
+
+``HEROES_DATABASE_URL`` names the database; ``HEROES_POOL_SIZE``, ``HEROES_MAX_OVERFLOW`` and
+``HEROES_POOL_TIMEOUT`` size a server engine's pool per deployment. Each is checked before use.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -142,3 +148,66 @@ def database_url() -> URL:
     if configured is None or not configured.strip():
         return default_database_url()
     return parse_database_url(configured)
+
+
+# Sizing the pool of a server engine per deployment (heroes_lib.db holds the defaults)
+
+POOL_SIZE_ENV = "HEROES_POOL_SIZE"
+MAX_OVERFLOW_ENV = "HEROES_MAX_OVERFLOW"
+POOL_TIMEOUT_ENV = "HEROES_POOL_TIMEOUT"
+
+
+class PoolSettingError(ValueError):
+    """A pool variable (``HEROES_POOL_SIZE``, ...) holds a value the pool cannot use; the message says which."""
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How a server engine's pool is sized: connections kept open, extra ones under a peak, seconds to wait."""
+
+    pool_size: int
+    max_overflow: int
+    pool_timeout: float
+
+
+def _whole_number(name: str, minimum: int, accepted: str) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise PoolSettingError(f"{name}={raw!r} is not a whole number; accepted: {accepted}") from None
+    if value < minimum:
+        raise PoolSettingError(f"{name}={raw!r} is too small; accepted: {accepted}")
+    return value
+
+
+def _seconds(name: str, accepted: str) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise PoolSettingError(f"{name}={raw!r} is not a number of seconds; accepted: {accepted}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise PoolSettingError(f"{name}={raw!r} is out of range; accepted: {accepted}")
+    return value
+
+
+def pool_settings(defaults: PoolSettings) -> PoolSettings:
+    """The pool sizing from ``HEROES_POOL_SIZE``, ``HEROES_MAX_OVERFLOW`` and ``HEROES_POOL_TIMEOUT``.
+
+    A variable that is unset or empty keeps its value from ``defaults``. Raises ``PoolSettingError`` (naming
+    the variable and what it accepts) for a value that is not a number, or is out of range: the pool size must be
+    at least 1, the overflow at least 0, the timeout a number of seconds above 0.
+    """
+    size = _whole_number(POOL_SIZE_ENV, 1, "a whole number of connections, 1 or more")
+    overflow = _whole_number(MAX_OVERFLOW_ENV, 0, "a whole number of connections, 0 or more")
+    timeout = _seconds(POOL_TIMEOUT_ENV, "a number of seconds above 0, such as 30 or 2.5")
+    return PoolSettings(
+        pool_size=defaults.pool_size if size is None else size,
+        max_overflow=defaults.max_overflow if overflow is None else overflow,
+        pool_timeout=defaults.pool_timeout if timeout is None else timeout,
+    )

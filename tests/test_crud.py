@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from heroes_lib import concurrent_updates, crud
 from heroes_lib.counter import count_statements
 from heroes_lib.crud import ConflictError
+from heroes_lib.db import make_sessionmaker
 from heroes_lib.models import Hero, HeroCreate, HeroUpdate, Team, TeamCreate, TeamUpdate
 from heroes_lib.sample_data import add_sample_data, generate_heroes
 
@@ -281,3 +284,33 @@ async def test_the_expected_conflicts_keep_their_messages(session: AsyncSession)
         await make_team(session, "Preventers")
     with pytest.raises(ConflictError, match=r"^team_id 999 does not name an existing team$"):
         await crud.create_hero(session, HeroCreate(name="Lost", secret_name="x", team_id=999))
+
+
+async def test_get_or_create_team_creates_once_and_keeps_an_existing_team(session: AsyncSession) -> None:
+    created = await crud.get_or_create_team(session, TeamCreate(name="Avengers", headquarters="Avengers Tower"))
+    found = await crud.get_or_create_team(session, TeamCreate(name="Avengers", headquarters="Elsewhere"))
+    assert created.id is not None and found.id == created.id
+    assert found.headquarters == "Avengers Tower"  # an existing team is returned as it is, not updated
+    assert await count_rows(session, Team) == 1
+
+
+async def test_get_or_create_team_gives_two_racing_requests_the_same_one_row(
+    plain_session: AsyncSession, engine: AsyncEngine
+) -> None:
+    sessions = make_sessionmaker(engine)
+
+    async def request(headquarters: str) -> Team:
+        async with sessions() as session:
+            return await crud.get_or_create_team(session, TeamCreate(name="Avengers", headquarters=headquarters))
+
+    for _ in range(3):  # the two INSERTs meet in the database: one inserts, the other waits and skips
+        first, second = await asyncio.gather(request("Tower"), request("Mansion"))
+        assert first.id == second.id is not None
+    assert await count_rows(plain_session, Team) == 1
+
+
+async def test_get_or_create_team_with_a_name_the_database_refuses_is_a_conflict(session: AsyncSession) -> None:
+    # Validation bypassed (model_construct): the CHECK constraint refuses the empty name.
+    with pytest.raises(ConflictError, match="CHECK constraint"):
+        await crud.get_or_create_team(session, TeamCreate.model_construct(name="", headquarters="Nowhere"))
+    assert await count_rows(session, Team) == 0

@@ -30,20 +30,90 @@ from heroes_lib.db import (
 from heroes_lib.models import Hero, Team
 from heroes_lib.notebook import discarding_unawaited_coroutines
 from heroes_lib.schema import create_schema, drop_schema, reset_schema, table_names
-from heroes_lib.settings import DatabaseURLError, database_url, parse_database_url
+from heroes_lib.settings import (
+    MAX_OVERFLOW_ENV,
+    POOL_SIZE_ENV,
+    POOL_TIMEOUT_ENV,
+    DatabaseURLError,
+    PoolSettingError,
+    database_url,
+    parse_database_url,
+)
 
 SECRET = "s3cr3t-pa55"
 ALL_TABLES = ["hero", "hero_power", "power", "team"]
 
 
+SERVER_URLS = ("postgresql+asyncpg://u@h/db", "mysql+aiomysql://u@h/db")
+POOL_VARIABLES = (POOL_SIZE_ENV, MAX_OVERFLOW_ENV, POOL_TIMEOUT_ENV)
+
+
+@pytest.fixture
+def no_pool_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in POOL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 @pytest.mark.no_database
-def test_server_engines_get_a_pool_for_concurrent_use() -> None:
-    for url in ("postgresql+asyncpg://u@h/db", "mysql+aiomysql://u@h/db"):
+def test_server_engines_get_a_pool_four_workers_can_share(no_pool_variables: pytest.MonkeyPatch) -> None:
+    for url in SERVER_URLS:
         options = engine_options(parse_database_url(url))
         assert options["pool_pre_ping"] is True
-        assert options["pool_size"] + options["max_overflow"] >= 64
+        assert (options["pool_size"], options["max_overflow"]) == (db.SERVER_POOL_SIZE, db.SERVER_MAX_OVERFLOW)
+        assert options["pool_timeout"] == db.POOL_TIMEOUT
         assert options["connect_args"]
+    # 4 workers with room to spare under PostgreSQL's default max_connections (100) and MariaDB's (151).
+    assert 4 * (db.SERVER_POOL_SIZE + db.SERVER_MAX_OVERFLOW) <= 60
     assert engine_options(parse_database_url("mysql+aiomysql://u@h/db"))["connect_args"]["charset"] == "utf8mb4"
+
+
+@pytest.mark.no_database
+def test_the_environment_sizes_a_server_pool_per_deployment(no_pool_variables: pytest.MonkeyPatch) -> None:
+    no_pool_variables.setenv(POOL_SIZE_ENV, "4")
+    no_pool_variables.setenv(MAX_OVERFLOW_ENV, "0")
+    no_pool_variables.setenv(POOL_TIMEOUT_ENV, "2.5")
+    for url in SERVER_URLS:
+        options = engine_options(parse_database_url(url))
+        assert (options["pool_size"], options["max_overflow"], options["pool_timeout"]) == (4, 0, 2.5)
+    # SQLite keeps its own options: the variables size a server's pool.
+    assert "pool_size" not in engine_options(parse_database_url("sqlite+aiosqlite:///x.db"))
+
+
+@pytest.mark.no_database
+async def test_make_engine_builds_the_pool_the_environment_asks_for(no_pool_variables: pytest.MonkeyPatch) -> None:
+    no_pool_variables.setenv(POOL_SIZE_ENV, "3")
+    no_pool_variables.setenv(MAX_OVERFLOW_ENV, "2")
+    no_pool_variables.setenv(POOL_TIMEOUT_ENV, "7")
+    engine = make_engine("postgresql+asyncpg://u@h/db")
+    try:
+        assert (engine.pool.size(), engine.pool.timeout()) == (3, 7)
+        assert "Overflow: -3" in engine.pool.status()  # overflow counts up from -pool_size
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.no_database
+async def test_keyword_overrides_win_over_the_environment(no_pool_variables: pytest.MonkeyPatch) -> None:
+    no_pool_variables.setenv(POOL_SIZE_ENV, "3")
+    no_pool_variables.setenv(POOL_TIMEOUT_ENV, "7")
+    engine = make_engine("postgresql+asyncpg://u@h/db", pool_size=6, pool_timeout=1)
+    try:
+        assert (engine.pool.size(), engine.pool.timeout()) == (6, 1)
+    finally:
+        await engine.dispose()
+    null = make_engine("postgresql+asyncpg://u@h/db", poolclass=NullPool)  # no sizing options for a NullPool
+    await null.dispose()
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize(("name", "value"), [(POOL_SIZE_ENV, "0"), (MAX_OVERFLOW_ENV, "-1"), (POOL_TIMEOUT_ENV, "x")])
+def test_a_bad_pool_variable_stops_make_engine_naming_it(
+    no_pool_variables: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    no_pool_variables.setenv(name, value)
+    with pytest.raises(PoolSettingError, match=name):
+        make_engine("postgresql+asyncpg://u@h/db")
 
 
 @pytest.mark.no_database

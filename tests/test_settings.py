@@ -14,13 +14,19 @@ from heroes_lib import settings
 from heroes_lib.settings import (
     ACCEPTED_FORMS,
     DATABASE_URL_ENV,
+    MAX_OVERFLOW_ENV,
+    POOL_SIZE_ENV,
+    POOL_TIMEOUT_ENV,
     DatabaseURLError,
+    PoolSettingError,
+    PoolSettings,
     database_url,
     default_data_dir,
     default_database_url,
     display_url,
     mask_password,
     parse_database_url,
+    pool_settings,
 )
 
 pytestmark = pytest.mark.no_database
@@ -209,3 +215,54 @@ def test_a_bad_url_stops_pytest_with_one_clear_message() -> None:
     assert run.returncode == pytest.ExitCode.USAGE_ERROR, output
     assert f"ERROR: {DATABASE_URL_ENV}='postgresql://hero:***@h/db' uses the driver 'postgresql'" in output
     assert "INTERNALERROR" not in output and "Traceback" not in output and SECRET not in output
+
+
+DEFAULTS = PoolSettings(pool_size=10, max_overflow=5, pool_timeout=30)
+
+
+@pytest.fixture
+def pool_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (POOL_SIZE_ENV, MAX_OVERFLOW_ENV, POOL_TIMEOUT_ENV):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_pool_variables_unset_or_empty_keep_the_defaults(pool_env: pytest.MonkeyPatch) -> None:
+    assert pool_settings(DEFAULTS) == DEFAULTS
+    pool_env.setenv(POOL_SIZE_ENV, "")
+    pool_env.setenv(POOL_TIMEOUT_ENV, "  ")
+    assert pool_settings(DEFAULTS) == DEFAULTS
+
+
+def test_pool_variables_are_read(pool_env: pytest.MonkeyPatch) -> None:
+    pool_env.setenv(POOL_SIZE_ENV, " 20 ")
+    pool_env.setenv(MAX_OVERFLOW_ENV, "0")
+    pool_env.setenv(POOL_TIMEOUT_ENV, "2.5")
+    assert pool_settings(DEFAULTS) == PoolSettings(pool_size=20, max_overflow=0, pool_timeout=2.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "accepted"),
+    [
+        (POOL_SIZE_ENV, "ten", "a whole number of connections, 1 or more"),
+        (POOL_SIZE_ENV, "0", "a whole number of connections, 1 or more"),
+        (POOL_SIZE_ENV, "-3", "a whole number of connections, 1 or more"),
+        (POOL_SIZE_ENV, "2.5", "a whole number of connections, 1 or more"),
+        (MAX_OVERFLOW_ENV, "-1", "a whole number of connections, 0 or more"),
+        (MAX_OVERFLOW_ENV, "5x", "a whole number of connections, 0 or more"),
+        (POOL_TIMEOUT_ENV, "0", "a number of seconds above 0"),
+        (POOL_TIMEOUT_ENV, "-1", "a number of seconds above 0"),
+        (POOL_TIMEOUT_ENV, "nan", "a number of seconds above 0"),
+        (POOL_TIMEOUT_ENV, "30s", "a number of seconds above 0"),
+    ],
+)
+def test_a_bad_pool_variable_fails_naming_it_and_what_it_accepts(
+    pool_env: pytest.MonkeyPatch, name: str, value: str, accepted: str
+) -> None:
+    pool_env.setenv(name, value)
+    with pytest.raises(PoolSettingError) as raised:
+        pool_settings(DEFAULTS)
+    message = str(raised.value)
+    assert message.startswith(f"{name}={value!r} ")
+    assert f"accepted: {accepted}" in message
+    assert isinstance(raised.value, ValueError)

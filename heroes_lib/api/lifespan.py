@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heroes_lib.db import DatabaseUnavailableError, check_connection, make_engine, make_sessionmaker
-from heroes_lib.schema import create_schema
-from heroes_lib.settings import DatabaseURLError
+from heroes_lib.schema import SchemaLockTimeoutError, create_schema
+from heroes_lib.settings import DatabaseURLError, PoolSettingError
 
 #: Seconds startup waits for the database before giving up (it cuts the servers' 5 s connect timeout short; a
 #: database that answers at all does so in milliseconds). Importing the app takes 2-5 s on a busy 2-core
@@ -41,13 +41,13 @@ def make_lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             active = make_engine(url) if engine is None else engine
-        except DatabaseURLError as error:
+        except (DatabaseURLError, PoolSettingError) as error:
             # The message lists the accepted forms on several lines: one line for the server log.
             raise StartupError(" ".join(str(error).split())) from None
         try:
             await check_connection(active, timeout=STARTUP_TIMEOUT)
-            await create_schema(active)  # missing tables only: existing data is kept
-        except DatabaseUnavailableError as error:
+            await create_schema(active)  # missing tables only, one worker at a time: existing data is kept
+        except (DatabaseUnavailableError, SchemaLockTimeoutError) as error:
             if engine is None:
                 await active.dispose()
             raise StartupError(str(error)) from None
