@@ -14,6 +14,8 @@ output folder. Each benchmark has its own module:
 - ``load``: heroes with their team, by JOIN, ``selectinload``, ``joinedload`` and N+1, as N grows.
 - ``concurrency``: 100 lookups gathered or one after the other, side by side on each pool size.
 - ``http_api``: the heroes API against a sync app in the SQLModel tutorial's style, under load.
+- ``layers``: one request through the raw driver, Core, the ORM, FastAPI and the heroes API: time, round trips
+  (``round_trips``: a counting TCP proxy) and a profile; ``layer_apps`` holds the apps.
 
 ``common`` holds what they share (timing, progress, settings), ``database`` the scratch database,
 ``loadgen`` the HTTP load generators, ``sync_app`` and ``async_app`` the two apps served, ``app_settings``

@@ -15,13 +15,13 @@ from typing import Any
 
 import sqlalchemy
 
-from bench import concurrency, goals, http_api, insert, load, loadgen, plots
+from bench import concurrency, goals, http_api, insert, layers, load, loadgen, plots
 from bench.common import SERVER_CONNECTIONS, BenchmarkError, Config, Context, Progress, rounded
 from bench.database import scratch_database, server_version
 from heroes_lib.db import make_engine
 from heroes_lib.settings import DATABASE_URL_ENV, database_url, default_data_dir, display_url
 
-BENCHMARKS = ("insert", "load", "concurrency", "http")
+BENCHMARKS = ("insert", "load", "concurrency", "http", "layers")
 
 EPILOG = f"""\
 database:
@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line (see ``--help``)."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Measure inserts, relationship loading, concurrency and HTTP throughput of async SQLModel.",
+        description="Measure inserts, relationship loading, concurrency, HTTP throughput and what each layer "
+        "costs a request, for async SQLModel.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -106,7 +107,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-REPORTS = {"insert": insert.report, "load": load.report, "concurrency": concurrency.report, "http": http_api.report}
+REPORTS = {
+    "insert": insert.report,
+    "load": load.report,
+    "concurrency": concurrency.report,
+    "http": http_api.report,
+    "layers": layers.report,
+}
 
 
 def total_steps(names: list[str], config: Config, backend: str) -> int:
@@ -115,6 +122,7 @@ def total_steps(names: list[str], config: Config, backend: str) -> int:
         "load": lambda: load.steps(config),
         "concurrency": lambda: concurrency.steps(config, backend),
         "http": lambda: http_api.steps(config),
+        "layers": lambda: layers.steps(config),
     }
     return sum(counts[name]() for name in names)
 
@@ -126,6 +134,7 @@ async def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     generator = None
     if "http" in args.only:  # what the HTTP benchmark needs, checked before anything is measured
         http_api.require_sync_driver(backend)
+    if "http" in args.only or "layers" in args.only:
         generator = loadgen.choose(args.load_generator, smoke=config.smoke)
     progress = Progress(total_steps(args.only, config, backend))
     started = time.perf_counter()
@@ -166,9 +175,12 @@ async def run(args: argparse.Namespace, config: Config) -> dict[str, Any]:
                 results["load"] = await load.run(context)
             elif name == "concurrency":
                 results["concurrency"] = await concurrency.run(context)
-            else:
+            elif name == "http":
                 assert generator is not None
                 results["http"] = await http_api.run(context, generator)
+            else:
+                assert generator is not None
+                results["layers"] = await layers.run(context, generator)
             for line in REPORTS[name](results[name]):
                 progress.say(line)
         results["meta"]["notes"] = context.notes

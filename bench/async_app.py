@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import URL
 
 import heroes_lib.api
 from bench.app_settings import ASYNC_POOL_SIZE_ENV as POOL_SIZE_ENV
@@ -21,9 +23,12 @@ from heroes_lib.api import create_app
 from heroes_lib.db import make_engine
 
 
-def bounded_app(pool_size: int) -> FastAPI:
-    """The heroes API on ``HEROES_DATABASE_URL`` with a pool of ``pool_size`` connections and no overflow."""
-    engine = make_engine(pool_size=pool_size, max_overflow=0)  # connects only when the lifespan starts
+def bounded_app(pool_size: int, url: URL | None = None, **engine_options: Any) -> FastAPI:
+    """The heroes API on ``url`` (default ``HEROES_DATABASE_URL``) with ``pool_size`` connections, no overflow;
+    ``engine_options`` go to ``make_engine`` too."""
+    engine = make_engine(
+        url, pool_size=pool_size, max_overflow=0, **engine_options
+    )  # connects only when the lifespan starts
     app = create_app(engine=engine)
     startup = app.router.lifespan_context
 

@@ -51,6 +51,9 @@ class Config:
     second_burst: float
     http_timeout: float
     stop_timeout: float  # seconds a server gets to exit after SIGTERM before it is killed
+    layer_repetitions: int  # loads of each layer in the layer-cost benchmark
+    layer_count_requests: int  # requests one after another while round trips are counted
+    layer_profile_requests: int  # requests one after another while heroes_lib.api is profiled
 
     @classmethod
     def full(cls, max_connections: int = SERVER_CONNECTIONS) -> Config:
@@ -76,6 +79,9 @@ class Config:
             second_burst=10,
             http_timeout=5,
             stop_timeout=2,
+            layer_repetitions=3,
+            layer_count_requests=50,
+            layer_profile_requests=500,
         )
 
     @classmethod
@@ -103,6 +109,9 @@ class Config:
             second_burst=0.3,
             http_timeout=0.75,
             stop_timeout=0.5,
+            layer_repetitions=1,
+            layer_count_requests=5,
+            layer_profile_requests=10,
         )
 
 

@@ -23,6 +23,8 @@ GATHER_BACKENDS = ("postgresql", "mysql")
 HTTP_MIN_RATIO = 1.4  # PostgreSQL: async throughput / sync throughput
 #: SQLite: the async API at least this multiple of the sync app's throughput (no slower, within noise).
 HTTP_SQLITE_MIN_RATIO = 0.9
+#: PostgreSQL: heroes_lib.api's GET /heroes/{id} may take at most this many times the raw driver floor's time.
+LAYER_MAX_RATIO = 3.5
 
 
 def _goal(goal_id: str, text: str, measured: str, passed: bool | None) -> dict[str, Any]:
@@ -41,6 +43,8 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         goals.append(_gather(backend, results["concurrency"]))
     if "http" in results:
         goals.extend(_http(backend, results["http"]))
+    if "layers" in results:
+        goals.append(_layers(backend, results["layers"]))
     return goals
 
 
@@ -148,3 +152,20 @@ def _http(backend: str, http: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
     return goals
+
+
+def _layers(backend: str, layers: dict[str, Any]) -> dict[str, Any]:
+    rows = {row["layer"]: row for row in layers["summary"]}
+    api, floor = rows["api"], rows["floor"]
+    ratio = api["ratio_to_floor"]
+    trips = ""
+    if api["round_trips"] is not None:
+        trips = f"; round trips per request {api['round_trips']:g} vs {floor['round_trips']:g}"
+    measured = (
+        f"{ratio:.2f}x the floor's time per request ({api['requests_per_s']:,.0f} vs "
+        f"{floor['requests_per_s']:,.0f} req/s{trips})"
+    )
+    text = f"heroes_lib.api GET /heroes/{{id}} within {LAYER_MAX_RATIO:g}x the raw driver's time per request"
+    if backend != "postgresql":
+        return _goal("layer_ratio", text + " (goal set for PostgreSQL)", measured, None)
+    return _goal("layer_ratio", text + " (PostgreSQL)", measured, ratio is not None and ratio <= LAYER_MAX_RATIO)

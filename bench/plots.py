@@ -46,7 +46,8 @@ def write_all(results: dict[str, Any], folder: Path) -> list[Path]:
     """Write one PNG per benchmark that ran; return their paths."""
     backend = results["meta"]["backend"]
     written = []
-    for name, draw in (("insert", insert), ("load", load), ("concurrency", concurrency), ("http", http)):
+    drawings = (("insert", insert), ("load", load), ("concurrency", concurrency), ("http", http), ("layers", layers))
+    for name, draw in drawings:
         if name in results:
             figure = draw(results[name], backend)
             path = folder / f"{backend}-{name}.png"
@@ -269,10 +270,43 @@ def http(data: dict[str, Any], backend: str) -> Figure:
     return figure
 
 
+def layers(data: dict[str, Any], backend: str) -> Figure:
+    """Time per request through each layer, its ratio to the floor beside each bar; round trips on the right."""
+    figure, (time_axes, trips_axes) = plt.subplots(
+        1, 2, figsize=(11, 3.6), layout="constrained", gridspec_kw={"width_ratios": [2, 1]}
+    )
+    rows = data["summary"]
+    positions = list(range(len(rows)))
+    values = [row["us_per_request"] for row in rows]
+    colors = [HIGHLIGHT if row["layer"] == "api" else PLAIN for row in rows]
+    time_axes.barh(positions, values, color=colors)
+    for position, row in zip(positions, rows, strict=True):
+        time_axes.annotate(
+            ratio_text(row["ratio_to_floor"]), (row["us_per_request"], position), xytext=(3, 0),
+            textcoords="offset points", va="center", fontsize=8,
+        )  # fmt: skip
+    time_axes.set_yticks(positions, [row["label"] for row in rows])
+    time_axes.invert_yaxis()
+    time_axes.set_xlim(0, max(values) * 1.2)
+    time_axes.set_xlabel(f"µs per request ({data['connections']} connections, median of {data['repetitions']})")
+    time_axes.set_title(f"GET /heroes/{{id}} through each layer ({backend})")
+    time_axes.grid(axis="x", alpha=0.3)
+    trips = [row["round_trips"] or 0 for row in rows]
+    trips_axes.barh(positions, trips, color=colors)
+    trips_axes.set_yticks(positions, [])
+    trips_axes.invert_yaxis()
+    trips_axes.set_xlabel("round trips per request (on the wire)")
+    trips_axes.set_title("none on SQLite (in-process)" if rows[0]["round_trips"] is None else "Round trips")
+    trips_axes.grid(axis="x", alpha=0.3)
+    return figure
+
+
 # Lesson 10's figures: the stored results of the three backends side by side, one call per figure.
 
 #: The backends in the order lesson 10 shows them, with the names it uses (only MariaDB is measured as "mysql").
 BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
+#: One colour per backend in the figures that show several (the same in every panel).
+BACKEND_COLORS = {"sqlite": "C0", "postgresql": "C1", "mysql": "C2"}
 #: Resolution of the pictures a notebook stores: sharp enough on screen, small enough in the file.
 LESSON_DPI = 72
 SHORT_LOADER_LABELS = {
@@ -453,5 +487,46 @@ def compare_http(results: Mapping[str, dict[str, Any]]) -> Picture:
             axes.grid(axis="y", alpha=0.3)
             axes.legend(fontsize=8, ncols=2 if axes is latency else 1)
     title = f"Async vs sync over HTTP, {results[backends[0]]['http']['connections']} client connections"
+    figure.suptitle(title)
+    return picture(figure, title)
+
+
+def compare_layers(results: Mapping[str, dict[str, Any]]) -> Picture:
+    """µs per request through each layer, one bar per backend, with its ratio to that backend's floor;
+    round trips per request on the right (the servers only)."""
+    backends = _backends(results)
+    layer_rows = {backend: results[backend]["layers"]["summary"] for backend in backends}
+    labels = [row["label"] for row in layer_rows[backends[0]]]
+    figure, (time_axes, trips_axes) = plt.subplots(
+        1, 2, figsize=(11, 4.4), layout="constrained", gridspec_kw={"width_ratios": [2, 1]}
+    )
+    height = 0.8 / len(backends)
+    longest = 0.0
+    for offset, backend in zip(_offsets(len(backends), height), backends, strict=True):
+        rows = layer_rows[backend]
+        color = BACKEND_COLORS[backend]
+        positions = [index + offset for index in range(len(rows))]
+        values = [row["us_per_request"] for row in rows]
+        longest = max(longest, *values)
+        time_axes.barh(positions, values, height, color=color, label=BACKEND_NAMES[backend])
+        for position, row in zip(positions, rows, strict=True):
+            time_axes.annotate(
+                ratio_text(row["ratio_to_floor"]), (row["us_per_request"], position), xytext=(2, 0),
+                textcoords="offset points", va="center", fontsize=7,
+            )  # fmt: skip
+        if rows[0]["round_trips"] is not None:
+            trips = [row["round_trips"] for row in rows]
+            trips_axes.barh(positions, trips, height, color=color, label=BACKEND_NAMES[backend])
+    for axes in (time_axes, trips_axes):
+        axes.set_yticks(range(len(labels)), labels if axes is time_axes else [])
+        axes.invert_yaxis()
+        axes.grid(axis="x", alpha=0.3)
+    time_axes.set_xlim(0, longest * 1.15)
+    time_axes.set_xlabel("µs per request (beside each bar: times the floor of its backend)")
+    time_axes.legend(fontsize=8, loc="upper right")
+    trips_axes.set_xlabel("round trips per request, on the wire")
+    trips_axes.legend(fontsize=8, loc="upper right")
+    connections = results[backends[0]]["layers"]["connections"]
+    title = f"GET /heroes/{{id}} through each layer, {connections} client connections"
     figure.suptitle(title)
     return picture(figure, title)

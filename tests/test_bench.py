@@ -70,8 +70,8 @@ def test_every_benchmark_wrote_results_and_a_plot(
     _, output = smoke_run
     backend = results["meta"]["backend"]
     assert results["meta"]["smoke"] is True
-    assert set(results) == {"meta", "insert", "load", "concurrency", "http", "goals"}
-    for name in ("insert", "load", "concurrency", "http"):
+    assert set(results) == {"meta", "insert", "load", "concurrency", "http", "layers", "goals"}
+    for name in ("insert", "load", "concurrency", "http", "layers"):
         assert (output / f"{backend}-{name}.png").stat().st_size > 0
 
 
@@ -158,10 +158,35 @@ def test_http_compares_both_apps_on_both_endpoints(results: dict) -> None:
     assert all(run["ok"] > 0 for run in http["runs"])
 
 
+def test_layers_measure_the_same_request_through_each_layer(results: dict) -> None:
+    layers = results["layers"]
+    assert layers["same_responses"] is True  # every layer answers the JSON heroes_lib.api answers
+    names = [row["layer"] for row in layers["summary"]]
+    assert names == ["floor", "core", "orm", "fastapi", "api_transaction", "api", "api_no_pre_ping"]
+    assert all(run["ok"] > 0 and run["error_count"] == 0 for run in layers["runs"])
+    assert layers["summary"][0]["ratio_to_floor"] == 1
+    trips = {row["layer"]: row["round_trips"] for row in layers["summary"]}
+    backend = results["meta"]["backend"]
+    if backend == "sqlite":
+        assert set(trips.values()) == {None}  # no server, no wire
+    else:
+        assert trips["floor"] == 1  # the driver's pool: the query and nothing else
+        # ping, (BEGIN,) the query, ROLLBACK; on MariaDB the ORM session's close adds a second ROLLBACK
+        assert trips["orm"] == trips["fastapi"] == trips["api_transaction"]
+        assert trips["core"] == (trips["orm"] if backend == "postgresql" else trips["orm"] - 1)
+        # The read path's autocommit saves BEGIN and ROLLBACK where the driver switches for free (asyncpg).
+        assert trips["api"] == (trips["api_transaction"] - 2 if backend == "postgresql" else trips["api_transaction"])
+        # the pre-ping: BEGIN, an empty query and ROLLBACK on asyncpg, one COM_PING on aiomysql
+        assert trips["api"] - trips["api_no_pre_ping"] == (3 if backend == "postgresql" else 1)
+    profile = layers["profile"]
+    assert profile["requests"] > 0 and profile["top"] and profile["by_package"]
+    assert abs(sum(row["share"] for row in profile["by_package"]) - 1) < 0.01
+
+
 def test_goals_are_evaluated_from_the_stored_results(results: dict) -> None:
     ids = [goal["id"] for goal in results["goals"]]
     expected = ["bulk_insert", "list_statements", "list_speed", "gather_bound", "http_by_id", "http_list"]
-    assert ids == [*expected, "no_deadlock"]
+    assert ids == [*expected, "no_deadlock", "layer_ratio"]
     assert [goal["id"] for goal in evaluate(results)] == ids  # the stored JSON is enough to judge a run again
     statements_goal = next(goal for goal in results["goals"] if goal["id"] == "list_statements")
     assert statements_goal["passed"] is True
@@ -183,7 +208,7 @@ def test_replot_judges_and_draws_again_from_the_stored_json(
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert json.loads(stored.read_text()) == results  # nothing measured, nothing changed: same verdicts
-    for name in ("insert", "load", "concurrency", "http"):
+    for name in ("insert", "load", "concurrency", "http", "layers"):
         assert (tmp_path / f"{backend}-{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -203,8 +228,8 @@ def test_update_replaces_only_the_benchmarks_measured_again(
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     merged = json.loads((tmp_path / f"{backend}.json").read_text())
-    assert {name: merged[name] for name in ("load", "concurrency", "http")} == {
-        name: results[name] for name in ("load", "concurrency", "http")
+    assert {name: merged[name] for name in ("load", "concurrency", "http", "layers")} == {
+        name: results[name] for name in ("load", "concurrency", "http", "layers")
     }
     assert merged["insert"] != results["insert"]  # measured again: other timings
     assert merged["meta"]["started_utc"] == results["meta"]["started_utc"]

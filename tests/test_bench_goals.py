@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench.goals import GATHER_BOUND_FACTOR, HTTP_SQLITE_MIN_RATIO, evaluate, gather_bound
+from bench.goals import GATHER_BOUND_FACTOR, HTTP_SQLITE_MIN_RATIO, LAYER_MAX_RATIO, evaluate, gather_bound
 
 STORED = sorted((Path(__file__).resolve().parent.parent / "bench" / "results").glob("*.json"))
 
@@ -47,6 +47,23 @@ def test_postgresql_needs_more_throughput_and_a_lower_p99() -> None:
     assert passed(http_results("postgresql", 150, 100, 0.9, 0.8))["http_list"] is False  # p99 worse
     assert passed(http_results("postgresql", 130, 100, 0.4, 0.8))["http_list"] is False  # not 1.4x
     assert passed(http_results("mysql", 150, 100, 0.4, 0.8))["http_list"] is None  # no goal set for MariaDB
+
+
+def layer_results(backend: str, api_us: float, floor_us: float = 400.0) -> dict:
+    rows = [
+        {"layer": layer, "requests_per_s": 1e6 / us, "us_per_request": us, "ratio_to_floor": us / floor_us,
+         "round_trips": None if backend == "sqlite" else trips}
+        for layer, us, trips in (("floor", floor_us, 1), ("api", api_us, 4))
+    ]  # fmt: skip
+    return {"meta": {"backend": backend}, "layers": {"summary": rows}}
+
+
+def test_the_layer_goal_is_the_api_within_3_5x_the_floor_on_postgresql() -> None:
+    assert LAYER_MAX_RATIO == 3.5
+    assert passed(layer_results("postgresql", 3.5 * 400))["layer_ratio"] is True
+    assert passed(layer_results("postgresql", 3.6 * 400))["layer_ratio"] is False
+    assert passed(layer_results("mysql", 9 * 400))["layer_ratio"] is None  # measured, judged on PostgreSQL only
+    assert passed(layer_results("sqlite", 9 * 400))["layer_ratio"] is None
 
 
 def test_a_second_burst_with_an_error_is_not_a_pass() -> None:

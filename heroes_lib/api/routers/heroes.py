@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter
 
 from heroes_lib import crud
-from heroes_lib.api.dependencies import HeroId, Limit, Offset, SessionDep
+from heroes_lib.api.dependencies import HeroId, Limit, Offset, ReadSessionDep, SessionDep
 from heroes_lib.api.errors import CONFLICT, NOT_FOUND, not_found
 from heroes_lib.models import Hero, HeroCreate, HeroPublic, HeroPublicWithTeam, HeroUpdate
 
@@ -26,13 +26,13 @@ async def create_hero(hero: HeroCreate, session: SessionDep) -> Hero:
 
 
 @router.get("/", response_model=list[HeroPublic])
-async def read_heroes(session: SessionDep, offset: Offset = 0, limit: Limit = crud.DEFAULT_LIMIT) -> Sequence[Hero]:
+async def read_heroes(session: ReadSessionDep, offset: Offset = 0, limit: Limit = crud.DEFAULT_LIMIT) -> Sequence[Hero]:
     """Heroes in id order: ``limit`` (at most 100) from ``offset``."""
     return await crud.list_heroes(session, offset=offset, limit=limit)
 
 
 @router.get("/{hero_id}", response_model=HeroPublicWithTeam, responses=NOT_FOUND)
-async def read_hero(hero_id: HeroId, session: SessionDep) -> Hero:
+async def read_hero(hero_id: HeroId, session: ReadSessionDep) -> Hero:
     """One hero with its team (loaded in the same query, so the response can include it)."""
     hero = await crud.get_hero_with_team(session, hero_id)
     if hero is None:
