@@ -20,29 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from heroes_lib.api.lifespan import make_lifespan
-from heroes_lib.db import make_engine, make_sessionmaker
-from heroes_lib.exercises import Exercise, Mistake, NotSolved, returned_nothing
+from heroes_lib.db import make_sessionmaker
+from heroes_lib.exercises import Exercise, Mistake, NotSolved, fresh_tables, returned_nothing
 from heroes_lib.models import Team
-from heroes_lib.sample_data import add_sample_data
-from heroes_lib.schema import reset_schema
 
 NULLS_WRITTEN_HINT = "the fields the client did not send were written too"
 RESPONSE_WITHOUT_TEAM_HINT = "has no `team`"
 LAZY_RESPONSE_HINT = "which the endpoint did not load"
 NO_LIFESPAN_HINT = "lifespan did not run"
-
-
-@asynccontextmanager
-async def _sample_database() -> AsyncIterator[AsyncEngine]:
-    """An engine on fresh tables holding the tutorial's 2 teams and 7 heroes; disposed afterwards."""
-    engine = make_engine()
-    try:
-        await reset_schema(engine)
-        async with make_sessionmaker(engine)() as session:
-            await add_sample_data(session)
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager
@@ -77,7 +62,7 @@ def _no_route(response: httpx.Response, route: str) -> NotSolved | None:
 
 
 async def _verify_patch_router(patch_router: object) -> str:
-    async with _sample_database() as engine:
+    async with fresh_tables(sample_data=True) as engine:
         async with _client_for(patch_router, engine) as client:
             try:
                 moved = await client.patch("/teams/2", json={"headquarters": "Sister Margaret's Cellar"})
@@ -108,7 +93,7 @@ async def _verify_patch_router(patch_router: object) -> str:
 
 
 async def _verify_hero_router(hero_router: object) -> str:
-    async with _sample_database() as engine, _client_for(hero_router, engine) as client:
+    async with fresh_tables(sample_data=True) as engine, _client_for(hero_router, engine) as client:
         try:
             deadpond = await client.get("/heroes/1")
         except ResponseValidationError as error:
@@ -137,7 +122,7 @@ async def _verify_hero_router(hero_router: object) -> str:
 
 
 async def _verify_count_heroes_over_http(count_heroes_over_http: Callable[[], Awaitable[Any]]) -> str:
-    async with _sample_database():
+    async with fresh_tables(sample_data=True):
         try:
             with _app_log_muted():
                 count = await count_heroes_over_http()
