@@ -70,6 +70,8 @@ class App:
     module: str
     env: dict[str, str]
     label: str
+    #: A path the app answers with 200 once it is up (the layer apps have no OpenAPI schema).
+    ready_path: str = "/openapi.json"
 
 
 @dataclass
@@ -92,7 +94,9 @@ class Server:
         options += ["--timeout-graceful-shutdown", "1"]
         self.process = start_uvicorn(self.app.module, env=self.app.env, options=options)
         try:  # in a thread: the event loop stays free, and servers started together come up side by side
-            await asyncio.to_thread(wait_until_answering, self.process, timeout=STARTUP_TIMEOUT)
+            await asyncio.to_thread(
+                wait_until_answering, self.process, path=self.app.ready_path, timeout=STARTUP_TIMEOUT
+            )
         except ServerError as error:
             raise BenchmarkError(str(error)) from None
 
