@@ -20,12 +20,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -33,9 +30,9 @@ from bench.app_settings import ASYNC_POOL_SIZE_ENV, SYNC_DATABASE_URL_ENV, SYNC_
 from bench.common import BenchmarkError, Config, Context, median
 from bench.database import add_heroes, connection_budget, fresh_tables
 from bench.loadgen import LoadResult, run_load
-from devtools.ports import free_port
 from heroes_lib.db import make_engine
 from heroes_lib.sample_data import generate_heroes
+from heroes_lib.serve import ServerError, UvicornProcess, start_uvicorn, wait_until_answering
 from heroes_lib.settings import DATABASE_URL_ENV as HEROES_URL_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,64 +70,41 @@ class App:
     module: str
     env: dict[str, str]
     label: str
+    #: A path the app answers with 200 once it is up (the layer apps have no OpenAPI schema).
+    ready_path: str = "/openapi.json"
 
 
 @dataclass
 class Server:
-    """A uvicorn process serving one app on a free port of 127.0.0.1."""
+    """A uvicorn process serving one app on a free port of 127.0.0.1 (``heroes_lib.serve``)."""
 
     app: App
     stop_timeout: float
-    port: int = field(default_factory=free_port)
-    process: asyncio.subprocess.Process | None = None
+    process: UvicornProcess | None = None
     killed: bool = False  # it did not exit within stop_timeout of SIGTERM (a deadlocked sync app may not)
-    # The server's stderr goes to a file, not a pipe: a full pipe would block the server. Closed by stop().
-    log: IO[str] = field(default_factory=lambda: tempfile.TemporaryFile(mode="w+"))  # noqa: SIM115
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        assert self.process is not None, "start() first"
+        return self.process.base_url
 
     async def start(self) -> None:
-        """Start uvicorn and return once it accepts connections (its lifespan has finished)."""
-        command = ["-m", "uvicorn", self.app.module, "--app-dir", str(ROOT), "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--no-access-log", "--log-level", "warning"]
-        command += ["--timeout-graceful-shutdown", "1"]
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *command,
-            env={**os.environ, **self.app.env},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if self.process.returncode is not None:
-                self.log.seek(0)
-                raise BenchmarkError(f"{self.app.module} exited at startup: {self.log.read().strip()}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                pass  # not listening yet
-            else:
-                writer.close()
-                await writer.wait_closed()
-                return
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"{self.app.module} did not answer within {STARTUP_TIMEOUT} s")
-            await asyncio.sleep(0.05)
+        """Start uvicorn and return once it answers (its lifespan has finished)."""
+        options = ["--app-dir", str(ROOT), "--no-access-log", "--log-level", "warning"]
+        options += ["--timeout-graceful-shutdown", "1"]
+        self.process = start_uvicorn(self.app.module, env=self.app.env, options=options)
+        try:  # in a thread: the event loop stays free, and servers started together come up side by side
+            await asyncio.to_thread(
+                wait_until_answering, self.process, path=self.app.ready_path, timeout=STARTUP_TIMEOUT
+            )
+        except ServerError as error:
+            raise BenchmarkError(str(error)) from None
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``stop_timeout``."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), self.stop_timeout)
-            except TimeoutError:
-                self.process.kill()
-                self.killed = True
-                await self.process.wait()
-        self.log.close()
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop, self.stop_timeout)
+            self.killed = self.process.killed
 
 
 class Serving:

@@ -188,7 +188,10 @@ def _requests(port: int, count: int) -> None:
 
 def _apps(context: Context, pool: int) -> list[App]:
     env = {DATABASE_URL_ENV: context.url.render_as_string(hide_password=False), POOL_SIZE_ENV: str(pool)}
-    return [App(layer, "bench.layer_apps:app", {**env, LAYER_ENV: layer}, LABELS[layer]) for layer in LAYERS]
+    return [
+        App(layer, "bench.layer_apps:app", {**env, LAYER_ENV: layer}, LABELS[layer], ready_path="/heroes/1")
+        for layer in LAYERS
+    ]
 
 
 async def run(context: Context, generator: str) -> dict[str, Any]:

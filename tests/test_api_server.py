@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -13,8 +14,8 @@ import httpx
 import pytest
 
 from devtools.ports import free_port
+from heroes_lib.serve import serving, start_uvicorn
 from tests.api_fixtures import drop_tables, reset_tables
-from tests.uvicorn_server import running_api, start_uvicorn, stop
 
 SECRET = "s3cr3t-pa55"
 
@@ -23,7 +24,7 @@ SECRET = "s3cr3t-pa55"
 async def base_url() -> AsyncIterator[str]:
     """A uvicorn serving the API on the scratch database, started from another folder; tables dropped after."""
     await reset_tables()
-    with running_api() as url:
+    with serving(cwd=tempfile.gettempdir()) as url:  # the API imports from any folder, as installed
         yield url
     await drop_tables()
 
@@ -117,13 +118,13 @@ def silent_server() -> Iterator[int]:
 def test_startup_failure_exits_within_ten_seconds_with_one_clear_line(url: str, reason: str, shown: str | None) -> None:
     with silent_server() as silent:
         started = time.monotonic()  # from process start: what a person starting the server waits
-        process = start_uvicorn(free_port(), {"HEROES_DATABASE_URL": url.format(closed=free_port(), silent=silent)})
+        server = start_uvicorn(env={"HEROES_DATABASE_URL": url.format(closed=free_port(), silent=silent)})
         with contextlib.suppress(subprocess.TimeoutExpired):  # a hang is reported below, with the output
-            process.wait(timeout=10)
+            server.process.wait(timeout=10)
         elapsed = time.monotonic() - started
-        _, errors = stop(process)
+        errors = server.stop()
     assert elapsed < 10, f"still running {elapsed:.1f} s after it was started:\n{errors}"
-    assert process.returncode != 0
+    assert server.process.returncode != 0
     lines = [line for line in errors.splitlines() if "heroes API cannot start" in line]
     assert len(lines) == 1, errors
     assert reason in lines[0] and (shown or "hero:***@127.0.0.1") in lines[0]

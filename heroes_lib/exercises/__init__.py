@@ -12,12 +12,17 @@ prove that the check recognises them and names them in its hint.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from heroes_lib.db import is_missing_greenlet
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from heroes_lib.db import is_missing_greenlet, make_engine, make_sessionmaker
 from heroes_lib.notebook import discarding_unawaited_coroutines
+from heroes_lib.sample_data import add_sample_data
+from heroes_lib.schema import reset_schema
 
 SOLVED = "solved"
 NOT_SOLVED = "not solved yet"
@@ -122,6 +127,24 @@ def _notebook_namespace() -> Mapping[str, Any]:
         raise RuntimeError("check() reads the notebook's variables; outside a notebook pass namespace=...")
     namespace: Mapping[str, Any] = shell.user_ns
     return namespace
+
+
+@asynccontextmanager
+async def fresh_tables(*, sample_data: bool = False) -> AsyncIterator[AsyncEngine]:
+    """An engine on the notebook's database (``HEROES_DATABASE_URL``) with the course's tables emptied.
+
+    With ``sample_data`` they hold the tutorial's 2 teams and 7 heroes (ids 1-7 on every backend). The engine is
+    disposed at the end. Checks run at the end of a lesson, before its clean-up, so resetting the tables is safe.
+    """
+    engine = make_engine()
+    try:
+        await reset_schema(engine)
+        if sample_data:
+            async with make_sessionmaker(engine)() as session:
+                await add_sample_data(session)
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 def returned_nothing(name: str) -> NotSolved:

@@ -18,11 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from heroes_lib.counter import count_statements
 from heroes_lib.crud import create_heroes_bulk
-from heroes_lib.db import is_missing_greenlet, make_engine, make_sessionmaker
-from heroes_lib.exercises import Exercise, Mistake, NotSolved, returned_nothing
+from heroes_lib.db import is_missing_greenlet, make_sessionmaker
+from heroes_lib.exercises import Exercise, Mistake, NotSolved, fresh_tables, returned_nothing
 from heroes_lib.models import Hero, HeroCreate, HeroPowerLink, Power
 from heroes_lib.sample_data import generate_heroes
-from heroes_lib.schema import reset_schema
 
 #: Exercise 1's heroes: names that repeat, so only (name, id) orders them.
 NAMES = ("Bee", "Ant", "Cat", "Ant", "Bee", "Ant", "Bee", "Cat", "Ant", "Bee")
@@ -51,19 +50,8 @@ LAZY_POWERS_HINT = "`hero.powers` was read before it was loaded"
 N_PLUS_ONE_HINT = "each hero's powers were loaded by a query of their own"
 
 
-@asynccontextmanager
-async def _fresh_tables() -> AsyncIterator[AsyncEngine]:
-    """An engine on empty tables, disposed at the end."""
-    engine = make_engine()
-    try:
-        await reset_schema(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-
-
 async def _verify_pages_by_name(pages_by_name: Callable[..., Any]) -> str:
-    async with _fresh_tables() as engine, make_sessionmaker(engine)() as session:
+    async with fresh_tables() as engine, make_sessionmaker(engine)() as session:
         heroes = [Hero(name=name, secret_name=f"Secret {number}") for number, name in enumerate(NAMES, 1)]
         session.add_all(heroes)
         await session.commit()
@@ -125,7 +113,7 @@ async def _watching_loads(engine: AsyncEngine) -> AsyncIterator[dict[str, Any]]:
 
 
 async def _verify_age_report(age_report: Callable[..., Any]) -> str:
-    async with _fresh_tables() as engine, make_sessionmaker(engine)() as session:
+    async with fresh_tables() as engine, make_sessionmaker(engine)() as session:
         await create_heroes_bulk(session, generate_heroes(REPORT_HEROES))
         statement = select(func.count(col(Hero.age)), func.sum(col(Hero.age)))
         count, total = (await session.exec(statement)).one()
@@ -169,7 +157,7 @@ async def _add_heroes_with_powers(session: AsyncSession) -> None:
 
 
 async def _verify_powers_of_heroes(powers_of_heroes: Callable[..., Any]) -> str:
-    async with _fresh_tables() as engine:
+    async with fresh_tables() as engine:
         async with make_sessionmaker(engine)() as session:
             await _add_heroes_with_powers(session)
         async with make_sessionmaker(engine)() as session:

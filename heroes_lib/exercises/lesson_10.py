@@ -6,8 +6,8 @@ sent: statements and commits, counted. Never by timings, so the verdict is the s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, func
@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from heroes_lib.counter import StatementCounter, count_statements
-from heroes_lib.db import make_engine, make_sessionmaker
-from heroes_lib.exercises import Exercise, Mistake, NotSolved, returned_nothing
+from heroes_lib.db import make_sessionmaker
+from heroes_lib.exercises import Exercise, Mistake, NotSolved, fresh_tables, returned_nothing
 from heroes_lib.models import Hero, HeroCreate
 from heroes_lib.sample_data import generate_heroes
-from heroes_lib.schema import reset_schema
 
 #: Heroes each check stores: every other one without an age, so rows differ in the keys they set.
 HEROES = 40
@@ -28,17 +27,6 @@ RENDER_NULLS_HINT = "the ORM's bulk insert leaves out the `None` ages and splits
 OBJECTS_HINT = "`add_all` builds a Hero object per row"
 COMMIT_PER_ROW_HINT = "a commit per row is a transaction per row"
 REFRESH_HINT = "`refresh` reads each row back with a SELECT"
-
-
-@asynccontextmanager
-async def _fresh_tables() -> AsyncIterator[AsyncEngine]:
-    """An engine on empty tables, disposed at the end."""
-    engine = make_engine()
-    try:
-        await reset_schema(engine)
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @contextmanager
@@ -91,7 +79,7 @@ def _expected(heroes: list[HeroCreate]) -> list[tuple[str, int | None]]:
 
 async def _verify_insert_heroes(insert_heroes: Callable[..., Any]) -> str:
     heroes = list(generate_heroes(HEROES))
-    async with _fresh_tables() as engine:
+    async with fresh_tables() as engine:
         async with make_sessionmaker(engine)() as session:
             with count_statements(engine) as counter, _count_flushed_objects() as flushed:
                 returned = await insert_heroes(session, heroes)
@@ -117,7 +105,7 @@ async def _verify_insert_heroes(insert_heroes: Callable[..., Any]) -> str:
 
 async def _verify_save_heroes(save_heroes: Callable[..., Any]) -> str:
     heroes = list(generate_heroes(HEROES))
-    async with _fresh_tables() as engine:
+    async with fresh_tables() as engine:
         async with make_sessionmaker(engine)() as session:
             with count_statements(engine) as counter, _count_commits(engine) as commits:
                 rows = await save_heroes(session, heroes)

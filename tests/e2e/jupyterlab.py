@@ -267,6 +267,18 @@ _MERMAID_STATE = """() => {
     };
 }"""
 
+# The rendered solution blocks of the cells tagged "solution": folded unless the learner opens them.
+_SOLUTIONS = (
+    "(path) => {"
+    + _PANEL
+    + """
+    const blocks = panel.content.widgets
+        .filter(cell => (cell.model.getMetadata('tags') || []).includes('solution'))
+        .map(cell => cell.node.querySelector('.jp-RenderedMarkdown details'));
+    return {shown: blocks.filter(Boolean).length, open: blocks.filter(block => block && block.open).length};
+}"""
+)
+
 # The picture shows the lesson, not the editing state: no active-cell bar, no cell toolbar over the code.
 _SCREENSHOT_CSS = """
 .jp-Notebook .jp-Cell .jp-Collapser { background: transparent !important; }
@@ -310,6 +322,11 @@ class NotebookRun:
     blocked_writes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     screenshot_height: int = 0
+    #: The first line each exercise check printed, in order ("Exercise 1: not solved yet").
+    check_verdicts: list[str] = field(default_factory=list)
+    #: The solution cells' rendered <details> blocks: how many, and how many a learner sees opened.
+    solutions_shown: int = 0
+    solutions_open: int = 0
 
 
 def _describe(index: int, tags: list[str], source: str = "") -> str:
@@ -340,6 +357,16 @@ def check_outputs(index: int, tags: list[str], outputs: list[dict[str, Any]], so
         text = text if isinstance(text, str) else "".join(text)
         problems.append(f"{where}: wrote to stderr: {text.strip()[:300]!r}")
     return problems
+
+
+def _first_printed_line(outputs: list[dict[str, Any]]) -> str:
+    """The first line a cell printed on stdout ("" if it printed nothing)."""
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            text = output.get("text", "")
+            text = text if isinstance(text, str) else "".join(text)
+            return text.strip().splitlines()[0] if text.strip() else ""
+    return ""
 
 
 def run_notebook(page: Any, lab: JupyterLab, relative_path: str, mermaid_expected: int) -> NotebookRun:
@@ -383,6 +410,8 @@ def run_notebook(page: Any, lab: JupyterLab, relative_path: str, mermaid_expecte
             page.evaluate(_INTERRUPT, relative_path)
             break
         run.problems.extend(check_outputs(index, tags, result["outputs"], source))
+        if "exercise-check" in tags:
+            run.check_verdicts.append(_first_printed_line(result["outputs"]))
         if result["dialogs"]:
             run.problems.append(f"{_describe(index, tags, source)}: a dialog opened: {result['dialogs']}")
             break
@@ -407,6 +436,8 @@ def run_notebook(page: Any, lab: JupyterLab, relative_path: str, mermaid_expecte
         run.problems.append(f"a Mermaid diagram failed to render: {failure!r}")
     if mermaid["ok"] != mermaid_expected:
         run.problems.append(f"{mermaid['ok']} of {mermaid_expected} Mermaid diagrams rendered as SVG")
+    solutions = page.evaluate(_SOLUTIONS, relative_path)
+    run.solutions_shown, run.solutions_open = solutions["shown"], solutions["open"]
     dialogs = page.evaluate(_DIALOGS)
     if dialogs and not any(": a dialog opened: " in problem for problem in run.problems):  # once is enough
         run.problems.append(f"a dialog is open at the end: {dialogs}")

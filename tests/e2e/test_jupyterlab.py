@@ -78,6 +78,12 @@ def test_notebook_runs_cell_by_cell_in_jupyterlab(notebook: Path, lab: JupyterLa
     # The root conftest.py exported the scratch database; the kernel must have inherited it.
     assert run.kernel_database_url == os.environ["HEROES_DATABASE_URL"], "the kernel does not use the scratch database"
     assert not run.problems, failure_report(run, page, lab)
+    # The exercises as a learner meets them: every check unsolved, every solution folded.
+    cells = nbformat.read(notebook, as_version=4).cells
+    checks = sum("exercise-check" in cell.metadata.get("tags", []) for cell in cells)
+    solutions = sum("solution" in cell.metadata.get("tags", []) for cell in cells)
+    assert run.check_verdicts == [f"Exercise {n}: not solved yet" for n in range(1, checks + 1)], run.check_verdicts
+    assert (run.solutions_shown, run.solutions_open) == (solutions, 0), "each solution renders as a folded <details>"
 
 
 @pytest.mark.no_database

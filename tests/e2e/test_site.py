@@ -87,7 +87,10 @@ def test_contents_list_every_lesson_in_order(site: Path, pages: dict[Path, Beaut
     toc = pages[site / "index.html"].select("ol.course-toc a")
     assert [link["href"] for link in toc] == [f"{path.stem}.html" for path in NOTEBOOKS]
     for link, path in zip(toc, NOTEBOOKS, strict=True):
-        assert link.get_text().startswith(path.name[:2]), f"{link.get_text()!r} does not start with its number"
+        # A lesson's title starts with its number; the appendix after the lessons says what it is instead.
+        assert link.get_text().startswith((path.name[:2], "Appendix")), (
+            f"{link.get_text()!r} does not start with its number"
+        )
 
 
 def test_the_contents_link_to_the_readme_page(site: Path, pages: dict[Path, BeautifulSoup]) -> None:
@@ -178,6 +181,24 @@ def test_each_mermaid_block_became_an_svg_and_each_plot_shows(
     assert len(shown) == len(stored_pngs), "a stored plot is missing from the page"
     for src in shown:
         assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG"), "an image that is not a PNG"
+
+
+def test_each_lesson_shows_its_checks_unsolved_and_its_solutions_folded(pages: dict[Path, BeautifulSoup]) -> None:
+    for notebook in NOTEBOOKS:
+        cells = json.loads(notebook.read_text())["cells"]
+        checks = sum("exercise-check" in cell["metadata"].get("tags", []) for cell in cells)
+        soup = next(soup for page, soup in pages.items() if page.name == notebook.with_suffix(".html").name)
+        solutions = [
+            details
+            for details in soup.find_all("details")
+            if details.summary and details.summary.get_text() == "Solution"
+        ]
+        assert len(solutions) == checks, f"{notebook.name}: one folded solution per exercise"
+        assert not any(details.has_attr("open") for details in solutions), f"{notebook.name}: a solution is unfolded"
+        assert all(details.find("pre") for details in solutions), f"{notebook.name}: a solution without its code"
+        text = soup.get_text()
+        for number in range(1, checks + 1):
+            assert f"Exercise {number}: not solved yet" in text, f"{notebook.name}: check {number} not shown unsolved"
 
 
 def test_no_page_loads_anything_from_the_network(pages: dict[Path, BeautifulSoup]) -> None:

@@ -35,10 +35,9 @@ from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero, HeroCreate
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.schema import drop_schema, reset_schema
+from heroes_lib.serve import ServerError, serving
 from heroes_lib.settings import DATABASE_URL_ENV, database_url
-from tests.api_fixtures import BASE_URL, drop_tables, reset_tables
-from tests.reliability.passwords import PASSWORD_FORMS, PasswordForm, url_with_password
-from tests.reliability.slow_write_api import (
+from heroes_lib.slow_write_app import (
     CANCELLED,
     CLIENT_GONE,
     COMMITTED,
@@ -48,9 +47,13 @@ from tests.reliability.slow_write_api import (
     SLOW_WRITE_APP,
     create_slow_write_app,
 )
-from tests.uvicorn_server import running_api
+from tests.api_fixtures import BASE_URL, drop_tables, reset_tables
+from tests.reliability.passwords import PASSWORD_FORMS, PasswordForm, url_with_password
 
 pytestmark = pytest.mark.reliability
+
+#: The checkout, from which uvicorn imports the tests' own app.
+ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "Pa55-w0rd-in-the-url"
 T = TypeVar("T")
@@ -77,7 +80,7 @@ async def count_heroes() -> int:
 @pytest.fixture
 def api() -> Iterator[str]:
     run(reset_tables())
-    with running_api() as base_url:
+    with serving() as base_url:
         yield base_url
     run(drop_tables())
 
@@ -393,7 +396,7 @@ async def test_a_request_cancelled_by_a_client_timeout_leaves_nothing_half_writt
         async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(CLIENT_PATIENCE):
-                    await client.post("/test/write-wait-write", params={"seconds": TRANSACTION_WAIT, "wait": wait})
+                    await client.post("/demo/write-wait-write", params={"seconds": TRANSACTION_WAIT, "wait": wait})
             assert app.state.progress == [FIRST_SENT, CANCELLED]
             assert app.state.engine.pool.checkedout() == 0
             listed = await client.get("/heroes/")
@@ -407,7 +410,7 @@ async def _poll_progress(
 ) -> dict[str, Any]:
     """Ask the server how far its write-wait-write requests got, every 50 ms, until ``until`` holds."""
     for _ in range(int(seconds / 0.05)):
-        state = (await watcher.get("/test/progress")).json()
+        state = (await watcher.get("/demo/progress")).json()
         if until(state["progress"]):
             return state
         await asyncio.sleep(0.05)
@@ -419,7 +422,7 @@ async def _disconnect_while_the_transaction_waits(base_url: str) -> tuple[dict[s
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as watcher:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as impatient:
             request = asyncio.create_task(
-                impatient.post("/test/write-wait-write", params={"seconds": TRANSACTION_WAIT / 2})
+                impatient.post("/demo/write-wait-write", params={"seconds": TRANSACTION_WAIT / 2})
             )
             await _poll_progress(watcher, lambda progress: FIRST_SENT in progress)
             request.cancel()  # the client gives up: it closes its connection
@@ -439,7 +442,7 @@ def test_a_client_that_disconnects_from_uvicorn_mid_request_gets_its_transaction
     """
     run(reset_tables())
     try:
-        with running_api(app=SLOW_WRITE_APP) as base_url:
+        with serving(SLOW_WRITE_APP) as base_url:
             state, names = run(_disconnect_while_the_transaction_waits(base_url))
     finally:
         run(drop_tables())
@@ -461,7 +464,7 @@ def test_a_password_in_the_url_shows_in_no_log_line_or_response(form: PasswordFo
     with url_with_password(SECRET, form) as url:
         run(reset_tables())
         log: list[str] = []
-        with running_api({DATABASE_URL_ENV: url}, log=log) as base_url, httpx.Client(base_url=base_url) as client:
+        with serving(env={DATABASE_URL_ENV: url}, log=log) as base_url, httpx.Client(base_url=base_url) as client:
             responses = [
                 client.post("/heroes/", json={"name": "Secretive", "secret_name": "x"}),
                 client.post("/heroes/", json={"name": "Bad", "secret_name": "x", "team_id": 424242}),
@@ -470,7 +473,7 @@ def test_a_password_in_the_url_shows_in_no_log_line_or_response(form: PasswordFo
             ]
         run(drop_tables())
         nobody_listens = make_url(url).set(port=free_port()).render_as_string(hide_password=False)
-        with pytest.raises(RuntimeError) as refused, running_api({DATABASE_URL_ENV: nobody_listens}):
+        with pytest.raises(ServerError) as refused, serving(env={DATABASE_URL_ENV: nobody_listens}):
             pass
     for response in responses:
         assert SECRET not in response.text

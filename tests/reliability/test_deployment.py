@@ -26,9 +26,9 @@ from sqlalchemy.pool import NullPool
 from heroes_lib.db import SERVER_MAX_OVERFLOW, SERVER_POOL_SIZE, make_engine
 from heroes_lib.models import Hero
 from heroes_lib.schema import table_names
+from heroes_lib.serve import serving
 from heroes_lib.settings import database_url
 from tests.api_fixtures import drop_tables
-from tests.uvicorn_server import running_api
 
 pytestmark = pytest.mark.reliability
 
@@ -125,7 +125,7 @@ def test_four_workers_start_together_on_an_empty_database(attempt: int) -> None:
     run(drop_tables())
     log: list[str] = []
     failure = None
-    with running_api(DEPLOYMENT, log=log, timeout=STARTUP_BOUND) as api:
+    with serving(env=DEPLOYMENT, log=log, timeout=STARTUP_BOUND) as api:
         try:
             wait_for_every_worker(api)
         except WorkersDidNotStart as error:
@@ -239,7 +239,7 @@ def test_four_workers_serve_two_hundred_connections_of_reads_and_writes_for_thir
     run(drop_tables())
     started = time.monotonic()
     log: list[str] = []
-    with running_api(DEPLOYMENT, log=log, timeout=STARTUP_BOUND) as api:
+    with serving(env=DEPLOYMENT, log=log, timeout=STARTUP_BOUND) as api:
         wait_for_every_worker(api)
         load = run(apply_load(api))
     seconds = time.monotonic() - started

@@ -1,11 +1,11 @@
-"""The course API plus a test-only route whose transaction writes, waits, writes again and commits.
+"""The course API plus a route whose transaction writes, waits, writes again and commits (lesson 11).
 
-It gives a client something to give up on in the middle of a transaction. ``POST /test/write-wait-write``
+It gives a client something to give up on in the middle of a transaction. ``POST /demo/write-wait-write``
 inserts a first hero and sends it to the database, waits (``wait=database``: a slow query holding the
 connection, ``heroes_lib.concurrency.wait_in_database``; ``wait=task``: an ``asyncio.sleep``, as a call to
-another service would), then inserts a second hero and commits both. ``GET /test/progress`` lists how far
+another service would), then inserts a second hero and commits both. ``GET /demo/progress`` lists how far
 such requests got and how many pooled connections are checked out, so that a test sees it from outside a
-uvicorn process too: ``tests.uvicorn_server.running_api(app=SLOW_WRITE_APP)`` serves it.
+uvicorn process too: ``heroes_lib.serve.serving(SLOW_WRITE_APP)`` serves it. The reliability tests use it as well.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ CANCELLED = "cancelled"
 
 
 def create_slow_write_app() -> FastAPI:
-    """The API on ``HEROES_DATABASE_URL`` (its own lifespan and error handlers) with the test-only routes."""
+    """The API on ``HEROES_DATABASE_URL`` (its own lifespan and error handlers) with the two ``/demo`` routes."""
     app = create_app()
     app.state.progress = []
 
-    @app.post("/test/write-wait-write")
+    @app.post("/demo/write-wait-write")
     async def write_wait_write(
         request: Request, session: SessionDep, seconds: float, wait: Literal["database", "task"] = "database"
     ) -> dict[str, bool]:
@@ -56,13 +56,13 @@ def create_slow_write_app() -> FastAPI:
         app.state.progress.append(COMMITTED)
         return {"ok": True}
 
-    @app.get("/test/progress")
+    @app.get("/demo/progress")
     async def progress(request: Request) -> dict[str, list[str] | int]:
         return {"progress": request.app.state.progress, "checked_out": request.app.state.engine.pool.checkedout()}
 
     return app
 
 
-#: What ``uvicorn tests.reliability.slow_write_api:app`` serves.
+#: What ``uvicorn heroes_lib.slow_write_app:app`` serves.
 app = create_slow_write_app()
 SLOW_WRITE_APP = f"{__name__}:app"
