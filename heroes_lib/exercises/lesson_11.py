@@ -126,13 +126,8 @@ async def _verify_retries(run_with_retries: Callable[..., Awaitable[Any]]) -> st
     return f"Both crossing transfers committed; the loser of the race ran again in a new session ({tries} attempts)."
 
 
-exercise_1 = Exercise(
-    number=1,
-    names=("add_heroes_all_or_nothing",),
-    verify=_verify_all_or_nothing,
-    mistakes=(
-        Mistake(
-            code="""async def add_hero_slowly(name: str) -> None:
+#: The part of exercise 1's cell the learner is given as it is: the work of one task.
+_GIVEN_HELPER = """async def add_hero_slowly(name: str) -> None:
     if not name:
         raise ValueError("a hero needs a name")
     async with Session() as session:
@@ -142,7 +137,16 @@ exercise_1 = Exercise(
         await session.commit()
 
 
-async def add_heroes_all_or_nothing(names: list[str]) -> None:
+"""
+
+exercise_1 = Exercise(
+    number=1,
+    names=("add_heroes_all_or_nothing",),
+    verify=_verify_all_or_nothing,
+    mistakes=(
+        Mistake(
+            code=_GIVEN_HELPER
+            + """async def add_heroes_all_or_nothing(names: list[str]) -> None:
     results = await asyncio.gather(*(add_hero_slowly(name) for name in names), return_exceptions=True)
     for result in results:
         if isinstance(result, Exception):
@@ -150,17 +154,8 @@ async def add_heroes_all_or_nothing(names: list[str]) -> None:
             hint="`gather` does not cancel the other",
         ),
         Mistake(
-            code="""async def add_hero_slowly(name: str) -> None:
-    if not name:
-        raise ValueError("a hero needs a name")
-    async with Session() as session:
-        session.add(Hero(name=name, secret_name="?"))
-        await session.flush()
-        await asyncio.sleep(0.2)
-        await session.commit()
-
-
-async def add_heroes_all_or_nothing(names: list[str]) -> None:
+            code=_GIVEN_HELPER
+            + """async def add_heroes_all_or_nothing(names: list[str]) -> None:
     try:
         async with asyncio.TaskGroup() as group:
             for name in names:
