@@ -1,1 +1,1 @@
-"""What the tests and the benchmarks share, outside the course's package: scratch databases and free ports."""
+"""What the tests and the benchmarks share, outside the course's package: scratch databases."""

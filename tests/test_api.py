@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from devtools.ports import free_port
 from heroes_lib import crud
 from heroes_lib.api import create_app
 from heroes_lib.api.dependencies import get_session
@@ -24,6 +23,7 @@ from heroes_lib.db import SERVER_MAX_OVERFLOW, SERVER_POOL_SIZE, make_engine
 from heroes_lib.models import MAX_INTEGER, NAME_MAX_LENGTH
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.schema import table_names
+from heroes_lib.serve import free_port
 from tests.api_fixtures import BASE_URL, api_app, client, snapshot
 
 __all__ = ["api_app", "client"]  # fixtures, used by name

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from devtools.ports import free_port
 from heroes_lib.api.dependencies import get_session
 from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.schema import reset_schema
+from heroes_lib.serve import free_port
 from tests.api_fixtures import api_app, client
 from tests.refusing_servers import refusing_mysql, refusing_postgresql
 

@@ -13,8 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from devtools.ports import free_port
-from heroes_lib.serve import serving, start_uvicorn
+from heroes_lib.serve import free_port, serving, start_uvicorn
 from tests.api_fixtures import drop_tables, reset_tables
 
 SECRET = "s3cr3t-pa55"

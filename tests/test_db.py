@@ -17,7 +17,6 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from devtools.ports import free_port
 from heroes_lib import db
 from heroes_lib.db import (
     DatabaseUnavailableError,
@@ -30,6 +29,7 @@ from heroes_lib.db import (
 from heroes_lib.models import Hero, Team
 from heroes_lib.notebook import discarding_unawaited_coroutines
 from heroes_lib.schema import create_schema, drop_schema, reset_schema, table_names
+from heroes_lib.serve import free_port
 from heroes_lib.settings import (
     MAX_OVERFLOW_ENV,
     POOL_SIZE_ENV,

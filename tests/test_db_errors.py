@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from devtools.ports import free_port
 from heroes_lib.db import DatabaseUnavailableError, make_engine
 from heroes_lib.db_errors import describe, is_unreachable, violated_constraint
 from heroes_lib.models import Hero, Team
+from heroes_lib.serve import free_port
 from tests.refusing_servers import refusing_mysql, refusing_postgresql
 
 offline = pytest.mark.no_database

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.ports import free_port
+from heroes_lib.serve import free_port
 from scripts.build_site import CHROMIUM, CHROMIUM_ARGS  # one browser setup for the site and the tests
 
 VIEWPORT = {"width": 1280, "height": 900}

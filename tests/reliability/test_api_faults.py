@@ -29,13 +29,12 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from devtools.ports import free_port
 from heroes_lib import crud
 from heroes_lib.db import make_engine, make_sessionmaker
 from heroes_lib.models import Hero, HeroCreate
 from heroes_lib.sample_data import generate_heroes
 from heroes_lib.schema import drop_schema, reset_schema
-from heroes_lib.serve import ServerError, serving
+from heroes_lib.serve import ServerError, free_port, serving
 from heroes_lib.settings import DATABASE_URL_ENV, database_url
 from heroes_lib.slow_write_app import (
     CANCELLED,
